@@ -1,0 +1,20 @@
+// Shared declarations of the addon: per-environment state and the libssh2 includes.
+#pragma once
+
+#include <napi.h>
+
+#include <libssh2.h>
+#include <libssh2_publickey.h>
+#include <libssh2_sftp.h>
+
+namespace node_libssh2 {
+
+// Per-napi_env state (the addon is context-aware: one per main thread and per Worker).
+struct AddonData {
+  // lib/errors.ts createError(errno, fn, message, sftpStatus): builds every error we throw.
+  Napi::FunctionReference createError;
+};
+
+AddonData* GetAddonData(Napi::Env env);
+
+}  // namespace node_libssh2

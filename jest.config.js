@@ -1,0 +1,14 @@
+'use strict';
+/** Jest configuration: TypeScript tests, one private sshd per run (test/fixtures/). */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test', '<rootDir>/examples'],
+  testMatch: ['**/*.test.ts'],
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
+  },
+  globalSetup: '<rootDir>/test/fixtures/global-setup.ts',
+  globalTeardown: '<rootDir>/test/fixtures/global-teardown.ts',
+  testTimeout: 60000,
+  maxWorkers: 2,
+};

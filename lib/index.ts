@@ -1,0 +1,24 @@
+/**
+ * libssh2 for Node.js: libssh2's C API one-to-one as TypeScript classes, plus a small
+ * Node-native layer.
+ */
+import { native } from './native';
+import * as constants from './constants';
+import * as errors from './errors';
+
+export * from './constants';
+export * from './errors';
+export { constants, errors };
+
+/** `libssh2_version(0)`: the version of the libssh2 compiled into the addon, e.g. `'1.11.1'`. */
+export function version(): string {
+  return native.version();
+}
+
+/**
+ * The crypto backend: `libssh2_crypto_engine()` (`'openssl'`) and the OpenSSL library the
+ * addon resolved its symbols to (the running Node's own).
+ */
+export function cryptoBackend(): { engine: string; library: string } {
+  return native.cryptoBackend();
+}
