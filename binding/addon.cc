@@ -5,6 +5,8 @@
 
 #include "common.h"
 #include "errors.h"
+#include "session.h"
+#include "transport.h"
 
 namespace node_libssh2 {
 
@@ -91,6 +93,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setErrorFactory", Napi::Function::New(env, SetErrorFactory, "setErrorFactory"));
   exports.Set("makeError", Napi::Function::New(env, MakeErrorJs, "makeError"));
   exports.Set("constantsTable", Napi::Function::New(env, ConstantsTable, "constantsTable"));
+  exports.Set("Session", Session::Init(env));
+  InitTransport(env, exports);
   return exports;
 }
 

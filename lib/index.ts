@@ -9,6 +9,8 @@ import * as errors from './errors';
 export * from './constants';
 export * from './errors';
 export { constants, errors };
+export { Session } from './session';
+export type { Transport, KbdPrompt, KbdResponder, SignCallback } from './session';
 
 /** `libssh2_version(0)`: the version of the libssh2 compiled into the addon, e.g. `'1.11.1'`. */
 export function version(): string {

@@ -5,8 +5,48 @@
 import * as path from 'path';
 import { createError } from './errors';
 
+/** The native half of `Session` (binding/session.cc); lib/session.ts checks arguments first. */
+export interface NativeSession {
+  state(): { closed: boolean; freed: boolean; busy: boolean; fd: number; closeError: unknown };
+  hostkey(): { key: Buffer; type: number } | null;
+  hostkeyHash(type: number): Buffer | null;
+  methods(type: number): string | null;
+  methodPref(type: number, prefs: string): void;
+  supportedAlgs(type: number): string[];
+  bannerGet(): string | null;
+  bannerSet(banner: string): void;
+  setTimeout(ms: number): void;
+  getTimeout(): number;
+  keepaliveConfig(wantReply: boolean, interval: number): void;
+  lastError(): { errno: number; code: string | null; message: string };
+  lastErrno(): number;
+  setLastError(errno: number, message?: string): number;
+  blockDirections(): number;
+  flag(flag: number, value: number): void;
+  trace(bitmask: number, handler?: (line: string) => void): void;
+  ref(): void;
+  unref(): void;
+  userauthAuthenticated(): boolean;
+  userauthBanner(): string | null;
+  handshake(fd: number): Promise<void>;
+  disconnect(description: string, reason: number): Promise<void>;
+  free(): Promise<void>;
+  keepaliveSend(): Promise<number>;
+  userauthList(user: string): Promise<string[] | null>;
+  userauthPassword(user: string, password: string, onChange?: () => string): Promise<void>;
+  userauthPublickeyFromfile(user: string, priv: string, pass?: string, pub?: string): Promise<void>;
+  userauthPublickeyFrommemory(user: string, priv: string | Buffer, pass?: string, pub?: string | Buffer): Promise<void>;
+  userauthPublickey(user: string, blob: Buffer, sign: (data: Buffer) => Buffer | Promise<Buffer>): Promise<void>;
+  userauthKeyboardInteractive(user: string, responder: (...args: never[]) => unknown): Promise<void>;
+  userauthHostbasedFromfile(user: string, priv: string, host: string, pass?: string, pub?: string, local?: string): Promise<void>;
+}
+
 /** The functions and classes the addon exports (grows with each native class). */
 export interface NativeAddon {
+  Session: new () => NativeSession;
+  connect(ip: string, port: number, timeoutMs?: number): Promise<number>;
+  socketpair(): [number, number];
+  closeFd(fd: number): void;
   version(): string;
   cryptoBackend(): { engine: string; library: string };
   setErrorFactory(factory: typeof createError): void;

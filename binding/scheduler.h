@@ -1,0 +1,168 @@
+// The per-session op queue (DESIGN.md "Execution model", LIBSSH2-PITFALLS.md "Condensed rules").
+//
+// libssh2 always runs non-blocking. Every async method pushes an Op; an Op's Step() makes one
+// non-blocking libssh2 attempt. Small steps run inline on the main thread; CPU-heavy ones (key
+// exchange, public-key signatures, bulk transfer) run on the libuv threadpool, one thread owning
+// the session at a time. LIBSSH2_ERROR_EAGAIN parks the op; uv_poll on the session's socket
+// (readable, plus writable when libssh2 blocks outbound or reports no direction) wakes the queue,
+// and after any completion every parked op is retried before polling again. Ops sharing a gate
+// (one libssh2 state machine: session-global, channel setup, one SFTP object) run one at a time
+// in FIFO order. No thread ever waits on the network.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common.h"
+
+namespace node_libssh2 {
+
+class Scheduler;
+
+class Op {
+ public:
+  enum Flags : unsigned {
+    kHeavy = 1u << 0,        // Step() runs on the threadpool (CPU work, never network waits)
+    kAbandonable = 1u << 1,  // a parked op that may be dropped on timeout (a read)
+    kTeardown = 1u << 2,     // runs on a closed session too (disconnect, free)
+  };
+
+  Op(const char* fn, const void* gate, unsigned flags) : fn_(fn), gate_(gate), flags_(flags) {}
+  virtual ~Op() = default;
+  Op(const Op&) = delete;
+  Op& operator=(const Op&) = delete;
+
+  // One non-blocking libssh2 attempt. Returns >= 0 when done, LIBSSH2_ERROR_EAGAIN to park, any
+  // other negative code to fail. Runs on the main thread or a pool thread: no N-API here.
+  virtual int Step(LIBSSH2_SESSION* session) = 0;
+  // Main thread, after Step() returned >= 0: the value the promise resolves to.
+  virtual Napi::Value Result(Napi::Env env, int rc) { return env.Undefined(); }
+  // Main thread: true when an EAGAIN from Step() waits for something other than the socket
+  // (a JS promise): the op is then skipped until Wake() is called.
+  bool waiting_js() const { return waiting_js_; }
+  // Main thread, when the op's timer fires: return true if the op handles the timeout itself
+  // (teardown switches the session to dead I/O and finishes); false rejects with TimeoutError.
+  virtual bool Expire() { return false; }
+  // Main thread, after a failed Step(): the JS error to report instead of libssh2's, if any
+  // (a JS callback threw or rejected). Empty value: use libssh2's.
+  virtual Napi::Value JsError(Napi::Env env) { return js_error_.IsEmpty() ? Napi::Value() : js_error_.Value(); }
+  // Whether `rc` closes the session (connection-level failure). Default: the ConnectionError
+  // family and TIMEOUT.
+  virtual bool Fatal(int rc) const;
+
+  const char* fn() const { return fn_; }
+  const void* gate() const { return gate_; }
+  unsigned flags() const { return flags_; }
+
+ protected:
+  // For ops whose Step() waits on JS (set before returning EAGAIN, cleared by Scheduler::Wake).
+  void set_waiting_js(bool w) { waiting_js_ = w; }
+  // An error to report instead of libssh2's (e.g. a JS callback threw).
+  Napi::Reference<Napi::Value> js_error_;
+
+ private:
+  friend class Scheduler;
+  const char* fn_;
+  const void* gate_;
+  unsigned flags_;
+  bool waiting_js_ = false;
+
+  // Scheduler state.
+  Scheduler* scheduler_ = nullptr;
+  Napi::Promise::Deferred* deferred_ = nullptr;
+  uv_timer_t* timer_ = nullptr;
+  uint32_t timeout_ms_ = 0;
+  int rc_ = LIBSSH2_ERROR_EAGAIN;
+  bool parked_ = false;
+  bool started_ = false;
+  bool want_write_ = false;
+  bool timed_out_ = false;
+  std::string error_message_;  // libssh2_session_last_error, captured by the stepping thread
+};
+
+// What the scheduler needs from its owner (the Session wrapper).
+class SchedulerOwner {
+ public:
+  virtual ~SchedulerOwner() = default;
+  // First op queued / queue drained: keep the JS object alive while work is pending.
+  virtual void OnBusy(bool busy) = 0;
+  // Called on the main thread after steps ran (deliver buffered trace lines, ...).
+  virtual void AfterSteps() = 0;
+  // The session was closed by a failure (Scheduler::Fail): stop real I/O.
+  virtual void OnClosed() = 0;
+};
+
+class Scheduler {
+ public:
+  Scheduler(Napi::Env env, LIBSSH2_SESSION* session, SchedulerOwner* owner);
+  // Closes the uv handles; the object deletes itself once libuv is done with them.
+  void Destroy();
+
+  // Starts watching `fd` (the session's socket). Must be called before socket ops are queued.
+  bool AttachSocket(int fd);
+  // Stops and closes the poll handle (before the fd is closed).
+  void DetachSocket();
+
+  // Queues an op and returns its promise. On a closed session (except teardown ops) the
+  // promise rejects with the error that closed it. `timeout_ms` 0 = none.
+  Napi::Value Enqueue(std::unique_ptr<Op> op, uint32_t timeout_ms);
+  // Main thread: resume an op that was waiting on JS (see Op::waiting_js).
+  void Wake(Op* op);
+  // Runs every runnable op until none progresses, then arms the poll. Re-entrancy safe.
+  void Pump();
+
+  // Closes the session: every pending op (and every later one) rejects with `error`.
+  void Fail(Napi::Value error);
+  // Rejects every pending op with `error` without closing (session being freed).
+  void RejectAll(Napi::Value error);
+
+  bool closed() const { return closed_; }
+  Napi::Value close_error(Napi::Env env) const;
+  bool busy() const { return !queue_.empty(); }
+  bool worker_busy() const { return worker_busy_; }
+  void SetRef(bool ref);
+
+ private:
+  ~Scheduler();
+  struct Work;
+  static void OnPoll(uv_poll_t* handle, int status, int events);
+  static void OnTimer(uv_timer_t* handle);
+  static void ExecuteWork(napi_env env, void* data);
+  static void CompleteWork(napi_env env, napi_status status, void* data);
+
+  // Runs from a libuv callback: opens the handle and callback scopes around Pump().
+  void PumpFromLoop();
+  void RunOnce(bool* progressed, bool* dispatched);
+  void AfterStep(Op* op);  // main thread: park, complete or fail
+  void Complete(Op* op);
+  void Reject(Op* op, Napi::Value error);
+  void Remove(Op* op);
+  void UpdatePoll();
+  void StartTimer(Op* op);
+  void TimedOut(Op* op);
+
+  Napi::Env env_;
+  LIBSSH2_SESSION* session_;
+  SchedulerOwner* owner_;
+  uv_loop_t* loop_ = nullptr;
+  Napi::AsyncContext async_context_;
+  uv_poll_t* poll_ = nullptr;
+  int poll_events_ = 0;
+  std::deque<Op*> queue_;
+  Op* send_owner_ = nullptr;
+  Op* worker_op_ = nullptr;   // the op a pool thread is stepping  // the op whose partial packet must be flushed first (PITFALLS 1)
+  bool pumping_ = false;
+  bool again_ = false;
+  bool worker_busy_ = false;
+  bool closed_ = false;
+  bool destroyed_ = false;
+  bool ref_ = true;
+  Napi::Reference<Napi::Value> close_error_;
+};
+
+}  // namespace node_libssh2

@@ -1,0 +1,918 @@
+#include "session.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "errors.h"
+#include "jscall.h"
+
+namespace node_libssh2 {
+
+namespace {
+
+// ---- argument helpers (lib/session.ts validates types; these only keep the addon safe)
+
+bool ArgString(const Napi::CallbackInfo& info, size_t i, std::string* out, const char* what) {
+  if (!info[i].IsString()) {
+    Napi::TypeError::New(info.Env(), std::string(what) + " must be a string").ThrowAsJavaScriptException();
+    return false;
+  }
+  *out = info[i].As<Napi::String>().Utf8Value();
+  return true;
+}
+
+// An optional string: undefined/null -> has = false.
+bool ArgOptString(const Napi::CallbackInfo& info, size_t i, std::string* out, bool* has, const char* what) {
+  *has = false;
+  if (info[i].IsUndefined() || info[i].IsNull()) return true;
+  if (!ArgString(info, i, out, what)) return false;
+  *has = true;
+  return true;
+}
+
+bool ArgBytes(const Napi::CallbackInfo& info, size_t i, std::string* out, bool* has, const char* what) {
+  *has = false;
+  if (info[i].IsUndefined() || info[i].IsNull()) return true;
+  if (info[i].IsBuffer()) {
+    auto b = info[i].As<Napi::Buffer<char>>();
+    out->assign(b.Data(), b.Length());
+  } else if (info[i].IsString()) {
+    *out = info[i].As<Napi::String>().Utf8Value();
+  } else {
+    Napi::TypeError::New(info.Env(), std::string(what) + " must be a Buffer or a string").ThrowAsJavaScriptException();
+    return false;
+  }
+  *has = true;
+  return true;
+}
+
+bool ArgInt(const Napi::CallbackInfo& info, size_t i, int64_t* out, const char* what) {
+  if (!info[i].IsNumber()) {
+    Napi::TypeError::New(info.Env(), std::string(what) + " must be a number").ThrowAsJavaScriptException();
+    return false;
+  }
+  *out = info[i].As<Napi::Number>().Int64Value();
+  return true;
+}
+
+char* DupForLibssh2(const std::string& s) {
+  // The session allocator is libc's (libssh2_session_init_ex with NULL allocators).
+  char* p = static_cast<char*>(std::malloc(s.size() + 1));
+  if (p != nullptr) std::memcpy(p, s.data(), s.size() + 1);
+  return p;
+}
+
+// ---- generic op: a step lambda and a result lambda (ops that differ only in the call)
+
+template <typename StepFn, typename ResultFn>
+class FnOp : public Op {
+ public:
+  FnOp(const char* fn, const void* gate, unsigned flags, StepFn step, ResultFn result)
+      : Op(fn, gate, flags), step_(std::move(step)), result_(std::move(result)) {}
+  int Step(LIBSSH2_SESSION* s) override { return step_(s); }
+  Napi::Value Result(Napi::Env env, int rc) override { return result_(env, rc); }
+
+ private:
+  StepFn step_;
+  ResultFn result_;
+};
+
+template <typename StepFn, typename ResultFn>
+std::unique_ptr<Op> MakeOp(const char* fn, const void* gate, unsigned flags, StepFn step, ResultFn result) {
+  return std::make_unique<FnOp<StepFn, ResultFn>>(fn, gate, flags, std::move(step), std::move(result));
+}
+
+template <typename StepFn>
+std::unique_ptr<Op> MakeOp(const char* fn, const void* gate, unsigned flags, StepFn step) {
+  return MakeOp(fn, gate, flags, std::move(step), [](Napi::Env env, int) { return env.Undefined(); });
+}
+
+void SetSocketOptions(int fd) {
+  int one = 1;
+  // Errors are fine: a unix socketpair has no TCP options.
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+}
+
+// ---- ops with callbacks
+
+// libssh2_userauth_publickey with a JS sign callback. libssh2 re-calls the sign callback when
+// it returns EAGAIN (state sent1), so a Promise from JS parks the op and no thread waits.
+class SignOp : public Op {
+ public:
+  SignOp(Session* owner, std::string user, std::string blob, Napi::Function sign)
+      : Op("libssh2_userauth_publickey", owner->session_gate(), 0),
+        owner_(owner), user_(std::move(user)), blob_(std::move(blob)),
+        sign_(Napi::Persistent(sign)), shared_(std::make_shared<Shared>()) {
+    shared_->op = this;
+  }
+  ~SignOp() override { shared_->op = nullptr; }
+
+  int Step(LIBSSH2_SESSION* s) override {
+    void* abstract = this;
+    return libssh2_userauth_publickey(s, user_.c_str(), reinterpret_cast<const unsigned char*>(blob_.data()),
+                                      blob_.size(), &SignCallback, &abstract);
+  }
+
+ private:
+  struct Shared {
+    SignOp* op = nullptr;
+  };
+
+  static int SignCallback(LIBSSH2_SESSION*, unsigned char** sig, size_t* sig_len, const unsigned char* data,
+                          size_t data_len, void** abstract) {
+    auto* self = static_cast<SignOp*>(*abstract);
+    return self->Sign(sig, sig_len, data, data_len);
+  }
+
+  int Deliver(unsigned char** sig, size_t* sig_len) {
+    have_sig_ = false;
+    *sig = static_cast<unsigned char*>(std::malloc(sig_bytes_.size() ? sig_bytes_.size() : 1));
+    if (*sig == nullptr) return -1;
+    std::memcpy(*sig, sig_bytes_.data(), sig_bytes_.size());
+    *sig_len = sig_bytes_.size();
+    return 0;
+  }
+
+  bool Accept(Napi::Env env, Napi::Value v) {
+    if (v.IsBuffer()) {
+      auto b = v.As<Napi::Buffer<char>>();
+      sig_bytes_.assign(b.Data(), b.Length());
+      have_sig_ = true;
+      return true;
+    }
+    js_error_ = Napi::Reference<Napi::Value>::New(Napi::TypeError::New(env, "the sign callback must return a Buffer (or a Promise of one)").Value(), 1);
+    return false;
+  }
+
+  int Sign(unsigned char** sig, size_t* sig_len, const unsigned char* data, size_t data_len) {
+    if (have_sig_) return Deliver(sig, sig_len);
+    if (!js_error_.IsEmpty()) return -1;
+    // Runs on the main thread (this op is never heavy), inside a JS call or a callback scope.
+    Napi::Env env = sign_.Env();
+    Napi::Value result = sign_.Call({Napi::Buffer<unsigned char>::Copy(env, data, data_len)});
+    if (env.IsExceptionPending()) {
+      js_error_ = Napi::Reference<Napi::Value>::New(env.GetAndClearPendingException().Value(), 1);
+      return -1;
+    }
+    if (result.IsPromise()) {
+      std::shared_ptr<Shared> shared = shared_;
+      auto on_ok = Napi::Function::New(env, [shared](const Napi::CallbackInfo& info) {
+        if (shared->op == nullptr) return;
+        shared->op->Accept(info.Env(), info[0]);
+        shared->op->owner_->scheduler()->Wake(shared->op);
+      });
+      auto on_err = Napi::Function::New(env, [shared](const Napi::CallbackInfo& info) {
+        if (shared->op == nullptr) return;
+        shared->op->js_error_ = Napi::Reference<Napi::Value>::New(info[0], 1);
+        shared->op->owner_->scheduler()->Wake(shared->op);
+      });
+      result.As<Napi::Object>().Get("then").As<Napi::Function>().Call(result, {on_ok, on_err});
+      set_waiting_js(true);
+      return LIBSSH2_ERROR_EAGAIN;
+    }
+    if (!Accept(env, result)) return -1;
+    return Deliver(sig, sig_len);
+  }
+
+  Session* owner_;
+  std::string user_;
+  std::string blob_;
+  Napi::FunctionReference sign_;
+  std::shared_ptr<Shared> shared_;
+  std::string sig_bytes_;
+  bool have_sig_ = false;
+};
+
+// libssh2_userauth_keyboard_interactive_ex: heavy (its steps run on a pool thread), because the
+// responder is reached inside libssh2's callback, which must answer synchronously: the pool
+// thread asks JS through JsCall and waits (the one documented exception to "no thread waits").
+class KbdOp : public Op {
+ public:
+  KbdOp(Session* owner, std::string user, Napi::Function responder)
+      : Op("libssh2_userauth_keyboard_interactive_ex", owner->session_gate(), Op::kHeavy),
+        owner_(owner), user_(std::move(user)),
+        call_(responder.Env(), responder, "libssh2:keyboard-interactive") {}
+
+  int Step(LIBSSH2_SESSION* s) override {
+    current_ = this;
+    int rc = libssh2_userauth_keyboard_interactive_ex(s, user_.c_str(), static_cast<unsigned>(user_.size()),
+                                                       &Respond);
+    current_ = nullptr;
+    if (rc < 0 && rc != LIBSSH2_ERROR_EAGAIN && failed_) return LIBSSH2_ERROR_AUTHENTICATION_FAILED;
+    return rc;
+  }
+  bool Expire() override {
+    call_.Cancel();
+    return false;
+  }
+  void Cancel() { call_.Cancel(); }
+
+ private:
+  // One op steps per thread at a time; libssh2 passes the session's abstract (the Session), so
+  // the running op is found through this thread-local.
+  static thread_local KbdOp* current_;
+
+  static void Respond(const char* name, int name_len, const char* instruction, int instruction_len,
+                      int num_prompts, const LIBSSH2_USERAUTH_KBDINT_PROMPT* prompts,
+                      LIBSSH2_USERAUTH_KBDINT_RESPONSE* responses, void** abstract) {
+    KbdOp* self = current_;
+    if (self == nullptr) return;
+    std::string n(name, name_len > 0 ? name_len : 0), ins(instruction, instruction_len > 0 ? instruction_len : 0);
+    std::vector<std::pair<std::string, bool>> ps;
+    for (int i = 0; i < num_prompts; i++) {
+      ps.emplace_back(std::string(reinterpret_cast<const char*>(prompts[i].text), prompts[i].length),
+                      prompts[i].echo != 0);
+    }
+    auto answers = std::make_shared<std::vector<std::string>>();
+    bool ok = self->call_.Invoke(
+        [n, ins, ps](Napi::Env env) {
+          Napi::Array arr = Napi::Array::New(env, ps.size());
+          for (size_t i = 0; i < ps.size(); i++) {
+            Napi::Object p = Napi::Object::New(env);
+            p.Set("text", ps[i].first);
+            p.Set("echo", ps[i].second);
+            arr.Set(static_cast<uint32_t>(i), p);
+          }
+          return std::vector<napi_value>{Napi::String::New(env, n), Napi::String::New(env, ins), arr};
+        },
+        [answers, count = ps.size()](Napi::Env env, Napi::Value v, std::string* why) {
+          if (!v.IsArray()) {
+            *why = "the keyboard-interactive responder must return an array of strings (or a Promise of one)";
+            return false;
+          }
+          Napi::Array arr = v.As<Napi::Array>();
+          for (uint32_t i = 0; i < count; i++) {
+            Napi::Value a = arr.Get(i);
+            answers->push_back(a.IsString() ? a.As<Napi::String>().Utf8Value() : std::string());
+          }
+          return true;
+        },
+        self->owner_->timeout_ms());
+    if (!ok) {
+      self->failed_ = true;
+      return;  // no answers: the server rejects the attempt
+    }
+    for (int i = 0; i < num_prompts && static_cast<size_t>(i) < answers->size(); i++) {
+      responses[i].text = DupForLibssh2((*answers)[i]);
+      responses[i].length = responses[i].text ? static_cast<unsigned int>((*answers)[i].size()) : 0;
+    }
+  }
+
+ public:
+  Napi::Value JsError(Napi::Env env) override { return failed_ ? call_.js_error(env) : Napi::Value(); }
+
+ private:
+  Session* owner_;
+  std::string user_;
+  JsCall call_;
+  bool failed_ = false;
+};
+
+thread_local KbdOp* KbdOp::current_ = nullptr;
+
+void PasswordChange(LIBSSH2_SESSION* session, char** newpw, int* newpw_len, void** abstract) {
+  auto* self = static_cast<Session*>(*abstract);
+  *newpw = nullptr;
+  *newpw_len = 0;
+  if (self == nullptr || self->password_change_cb.IsEmpty()) return;
+  Napi::Env env = self->password_change_cb.Env();
+  Napi::Value v = self->password_change_cb.Call({});
+  if (env.IsExceptionPending()) {
+    env.GetAndClearPendingException();
+    return;
+  }
+  if (!v.IsString()) return;
+  std::string pw = v.As<Napi::String>().Utf8Value();
+  *newpw = DupForLibssh2(pw);
+  *newpw_len = *newpw ? static_cast<int>(pw.size()) : 0;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+
+Napi::Function Session::Init(Napi::Env env) {
+  return DefineClass(env, "Session", {
+      InstanceMethod<&Session::Hostkey>("hostkey"),
+      InstanceMethod<&Session::HostkeyHash>("hostkeyHash"),
+      InstanceMethod<&Session::Methods>("methods"),
+      InstanceMethod<&Session::MethodPref>("methodPref"),
+      InstanceMethod<&Session::SupportedAlgs>("supportedAlgs"),
+      InstanceMethod<&Session::BannerGet>("bannerGet"),
+      InstanceMethod<&Session::BannerSet>("bannerSet"),
+      InstanceMethod<&Session::SetTimeout>("setTimeout"),
+      InstanceMethod<&Session::GetTimeout>("getTimeout"),
+      InstanceMethod<&Session::KeepaliveConfig>("keepaliveConfig"),
+      InstanceMethod<&Session::LastError>("lastError"),
+      InstanceMethod<&Session::LastErrno>("lastErrno"),
+      InstanceMethod<&Session::SetLastError>("setLastError"),
+      InstanceMethod<&Session::BlockDirections>("blockDirections"),
+      InstanceMethod<&Session::Flag>("flag"),
+      InstanceMethod<&Session::Trace>("trace"),
+      InstanceMethod<&Session::Ref>("ref"),
+      InstanceMethod<&Session::Unref>("unref"),
+      InstanceMethod<&Session::UserauthAuthenticated>("userauthAuthenticated"),
+      InstanceMethod<&Session::UserauthBanner>("userauthBanner"),
+      InstanceMethod<&Session::State>("state"),
+      InstanceMethod<&Session::Handshake>("handshake"),
+      InstanceMethod<&Session::Disconnect>("disconnect"),
+      InstanceMethod<&Session::Free>("free"),
+      InstanceMethod<&Session::KeepaliveSend>("keepaliveSend"),
+      InstanceMethod<&Session::UserauthList>("userauthList"),
+      InstanceMethod<&Session::UserauthPassword>("userauthPassword"),
+      InstanceMethod<&Session::UserauthPublickeyFromfile>("userauthPublickeyFromfile"),
+      InstanceMethod<&Session::UserauthPublickeyFrommemory>("userauthPublickeyFrommemory"),
+      InstanceMethod<&Session::UserauthPublickey>("userauthPublickey"),
+      InstanceMethod<&Session::UserauthKeyboardInteractive>("userauthKeyboardInteractive"),
+      InstanceMethod<&Session::UserauthHostbasedFromfile>("userauthHostbasedFromfile"),
+  });
+}
+
+Session::Session(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Session>(info), env_(info.Env()) {
+  session_ = libssh2_session_init_ex(nullptr, nullptr, nullptr, this);
+  if (session_ == nullptr) {
+    ThrowError(env_, LIBSSH2_ERROR_ALLOC, "libssh2_session_init_ex");
+    return;
+  }
+  libssh2_session_set_blocking(session_, 0);
+  // Timeouts are the binding's own (per-op timers); libssh2's packet read timeout stays out of
+  // the way (PITFALLS 36).
+  libssh2_session_set_read_timeout(session_, 24 * 3600);
+  libssh2_session_callback_set2(session_, LIBSSH2_CALLBACK_SEND, reinterpret_cast<libssh2_cb_generic*>(&SendCallback));
+  libssh2_session_callback_set2(session_, LIBSSH2_CALLBACK_RECV, reinterpret_cast<libssh2_cb_generic*>(&RecvCallback));
+  scheduler_ = new Scheduler(env_, session_, this);
+  napi_add_env_cleanup_hook(env_, CleanupHook, this);
+}
+
+Session::~Session() {
+  if (session_ != nullptr) {
+    napi_remove_env_cleanup_hook(env_, CleanupHook, this);
+    FreeNow();
+  }
+}
+
+void Session::CleanupHook(void* arg) {
+  auto* self = static_cast<Session*>(arg);
+  self->FreeNow();
+}
+
+void Session::FreeNow() {
+  if (scheduler_ != nullptr) {
+    scheduler_->Destroy();
+    scheduler_ = nullptr;
+  }
+  if (session_ != nullptr) {
+    set_dead();
+    libssh2_session_free(session_);
+    session_ = nullptr;
+  }
+  CloseFd();
+  freed_ = true;
+}
+
+void Session::CloseFd() {
+  if (scheduler_ != nullptr) scheduler_->DetachSocket();
+  if (fd_ >= 0) {
+    close(fd_);
+    fd_ = -1;
+  }
+}
+
+ssize_t Session::SendCallback(libssh2_socket_t fd, const void* buf, size_t len, int flags, void** abstract) {
+  auto* self = static_cast<Session*>(*abstract);
+  if (self->dead()) return static_cast<ssize_t>(len);  // teardown on a dead peer: pretend (PITFALLS 29)
+  ssize_t n = send(fd, buf, len, flags | MSG_NOSIGNAL);
+  return n < 0 ? -errno : n;
+}
+
+ssize_t Session::RecvCallback(libssh2_socket_t fd, void* buf, size_t len, int flags, void** abstract) {
+  auto* self = static_cast<Session*>(*abstract);
+  if (self->dead()) return -ECONNRESET;
+  ssize_t n = recv(fd, buf, len, flags);
+  return n < 0 ? -errno : n;
+}
+
+void Session::OnBusy(bool busy) {
+  // While ops are pending the JS object stays alive (their promises need it).
+  if (busy) Napi::ObjectWrap<Session>::Ref();
+  else Napi::ObjectWrap<Session>::Unref();
+}
+
+void Session::OnClosed() {
+  set_dead();
+  if (fd_ >= 0) shutdown(fd_, SHUT_RDWR);
+}
+
+void Session::TraceHandler(LIBSSH2_SESSION*, void* context, const char* data, size_t length) {
+  auto* self = static_cast<Session*>(context);
+  std::lock_guard<std::mutex> lock(self->trace_mutex_);
+  if (self->trace_lines_.size() < 10000) self->trace_lines_.emplace_back(data, length);
+}
+
+void Session::AfterSteps() {
+  std::vector<std::string> lines;
+  {
+    std::lock_guard<std::mutex> lock(trace_mutex_);
+    lines.swap(trace_lines_);
+  }
+  if (lines.empty() || trace_handler_.IsEmpty()) return;
+  Napi::Env env = env_;
+  for (const std::string& line : lines) {
+    trace_handler_.Call({Napi::String::New(env, line)});
+    if (env.IsExceptionPending()) env.GetAndClearPendingException();  // a throwing handler loses its line
+  }
+}
+
+bool Session::CheckUsable(Napi::Env env, const char* fn) {
+  if (session_ == nullptr || freeing_) {
+    ThrowBadUse(env, "the session has been freed", fn);
+    return false;
+  }
+  return true;
+}
+
+#define SESSION_GUARD(fn)                            \
+  Napi::Env env = info.Env();                        \
+  if (!CheckUsable(env, fn)) return env.Undefined();
+
+// ---- synchronous methods
+
+Napi::Value Session::Hostkey(const Napi::CallbackInfo& info) {
+  SESSION_GUARD("libssh2_session_hostkey");
+  size_t len = 0;
+  int type = 0;
+  const char* key = libssh2_session_hostkey(session_, &len, &type);
+  if (key == nullptr || !handshaken_) return env.Null();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("key", Napi::Buffer<char>::Copy(env, key, len));
+  out.Set("type", type);
+  return out;
+}
+
+Napi::Value Session::HostkeyHash(const Napi::CallbackInfo& info) {
+  SESSION_GUARD("libssh2_hostkey_hash");
+  int64_t type;
+  if (!ArgInt(info, 0, &type, "hashType")) return env.Undefined();
+  size_t len = type == LIBSSH2_HOSTKEY_HASH_MD5 ? 16 : type == LIBSSH2_HOSTKEY_HASH_SHA1 ? 20
+             : type == LIBSSH2_HOSTKEY_HASH_SHA256 ? 32 : 0;
+  if (len == 0) {
+    Napi::RangeError::New(env, "hashType must be LIBSSH2_HOSTKEY_HASH_MD5, _SHA1 or _SHA256").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const char* hash = handshaken_ ? libssh2_hostkey_hash(session_, static_cast<int>(type)) : nullptr;
+  if (hash == nullptr) return env.Null();
+  return Napi::Buffer<char>::Copy(env, hash, len);
+}
+
+Napi::Value Session::Methods(const Napi::CallbackInfo& info) {
+  SESSION_GUARD("libssh2_session_methods");
+  int64_t type;
+  if (!ArgInt(info, 0, &type, "methodType")) return env.Undefined();
+  if (!handshaken_) return env.Null();
+  const char* m = libssh2_session_methods(session_, static_cast<int>(type));
+  if (m == nullptr) return env.Null();
+  return Napi::String::New(env, m);
+}
+
+Napi::Value Session::MethodPref(const Napi::CallbackInfo& info) {
+  SESSION_GUARD("libssh2_session_method_pref");
+  int64_t type;
+  std::string prefs;
+  if (!ArgInt(info, 0, &type, "methodType") || !ArgString(info, 1, &prefs, "prefs")) return env.Undefined();
+  int rc = libssh2_session_method_pref(session_, static_cast<int>(type), prefs.c_str());
+  if (rc < 0) ThrowError(env, rc, "libssh2_session_method_pref", session_);
+  return env.Undefined();
+}
+
+Napi::Value Session::SupportedAlgs(const Napi::CallbackInfo& info) {
+  SESSION_GUARD("libssh2_session_supported_algs");
+  int64_t type;
+  if (!ArgInt(info, 0, &type, "methodType")) return env.Undefined();
+  const char** algs = nullptr;
+  int n = libssh2_session_supported_algs(session_, static_cast<int>(type), &algs);
+  if (n < 0) {
+    ThrowError(env, n, "libssh2_session_supported_algs", session_);
+    return env.Undefined();
+  }
+  Napi::Array out = Napi::Array::New(env, n);
+  for (int i = 0; i < n; i++) out.Set(static_cast<uint32_t>(i), algs[i]);
+  if (algs != nullptr) libssh2_free(session_, algs);
+  return out;
+}
+
+Napi::Value Session::BannerGet(const Napi::CallbackInfo& info) {
+  SESSION_GUARD("libssh2_session_banner_get");
+  const char* b = libssh2_session_banner_get(session_);
+  if (b == nullptr) return env.Null();
+  return Napi::String::New(env, b);
+}
+
+Napi::Value Session::BannerSet(const Napi::CallbackInfo& info) {
+  SESSION_GUARD("libssh2_session_banner_set");
+  std::string banner;
+  if (!ArgString(info, 0, &banner, "banner")) return env.Undefined();
+  int rc = libssh2_session_banner_set(session_, banner.c_str());
+  if (rc < 0) ThrowError(env, rc, "libssh2_session_banner_set", session_);
+  return env.Undefined();
+}
+
+Napi::Value Session::SetTimeout(const Napi::CallbackInfo& info) {
+  SESSION_GUARD("libssh2_session_set_timeout");
+  int64_t ms;
+  if (!ArgInt(info, 0, &ms, "timeout")) return env.Undefined();
+  if (ms < 0 || ms > 0x7fffffff) {
+    Napi::RangeError::New(env, "timeout must be between 0 and 2^31-1 ms").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  timeout_ms_ = static_cast<uint32_t>(ms);
+  libssh2_session_set_timeout(session_, static_cast<long>(ms));
+  return env.Undefined();
+}
+
+Napi::Value Session::GetTimeout(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), timeout_ms_);
+}
+
+Napi::Value Session::KeepaliveConfig(const Napi::CallbackInfo& info) {
+  SESSION_GUARD("libssh2_keepalive_config");
+  int64_t interval;
+  if (!ArgInt(info, 1, &interval, "interval")) return env.Undefined();
+  if (interval < 0 || interval > 0x7fffffff) {
+    Napi::RangeError::New(env, "interval must be >= 0 seconds").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  libssh2_keepalive_config(session_, info[0].ToBoolean() ? 1 : 0, static_cast<unsigned>(interval));
+  return env.Undefined();
+}
+
+Napi::Value Session::LastError(const Napi::CallbackInfo& info) {
+  SESSION_GUARD("libssh2_session_last_error");
+  char* msg = nullptr;
+  int len = 0;
+  int rc = libssh2_session_last_error(session_, &msg, &len, 0);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("errno", rc);
+  const char* code = rc == 0 ? "LIBSSH2_ERROR_NONE" : ErrorCodeName(rc);
+  out.Set("code", code != nullptr ? Napi::String::New(env, code) : env.Null());
+  out.Set("message", Napi::String::New(env, msg != nullptr ? std::string(msg, len) : std::string()));
+  return out;
+}
+
+Napi::Value Session::LastErrno(const Napi::CallbackInfo& info) {
+  SESSION_GUARD("libssh2_session_last_errno");
+  return Napi::Number::New(env, libssh2_session_last_errno(session_));
+}
+
+Napi::Value Session::SetLastError(const Napi::CallbackInfo& info) {
+  SESSION_GUARD("libssh2_session_set_last_error");
+  int64_t code;
+  std::string msg;
+  bool has_msg;
+  if (!ArgInt(info, 0, &code, "errno") || !ArgOptString(info, 1, &msg, &has_msg, "message")) return env.Undefined();
+  int rc = libssh2_session_set_last_error(session_, static_cast<int>(code), has_msg ? msg.c_str() : nullptr);
+  return Napi::Number::New(env, rc);
+}
+
+Napi::Value Session::BlockDirections(const Napi::CallbackInfo& info) {
+  SESSION_GUARD("libssh2_session_block_directions");
+  return Napi::Number::New(env, libssh2_session_block_directions(session_));
+}
+
+Napi::Value Session::Flag(const Napi::CallbackInfo& info) {
+  SESSION_GUARD("libssh2_session_flag");
+  int64_t flag, value;
+  if (!ArgInt(info, 0, &flag, "flag") || !ArgInt(info, 1, &value, "value")) return env.Undefined();
+  int rc = libssh2_session_flag(session_, static_cast<int>(flag), static_cast<int>(value));
+  if (rc < 0) ThrowError(env, rc, "libssh2_session_flag", session_);
+  return env.Undefined();
+}
+
+Napi::Value Session::Trace(const Napi::CallbackInfo& info) {
+  SESSION_GUARD("libssh2_trace");
+  int64_t bitmask;
+  if (!ArgInt(info, 0, &bitmask, "bitmask")) return env.Undefined();
+  if (info[1].IsFunction()) {
+    trace_handler_ = Napi::Persistent(info[1].As<Napi::Function>());
+    libssh2_trace_sethandler(session_, this, &TraceHandler);
+  } else if (info[1].IsUndefined() || info[1].IsNull()) {
+    // No JS handler: libssh2's default (stderr).
+    if (!trace_handler_.IsEmpty()) {
+      trace_handler_.Reset();
+      libssh2_trace_sethandler(session_, nullptr, nullptr);
+    }
+  } else {
+    Napi::TypeError::New(env, "handler must be a function").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  libssh2_trace(session_, static_cast<int>(bitmask));
+  return env.Undefined();
+}
+
+Napi::Value Session::Ref(const Napi::CallbackInfo& info) {
+  if (scheduler_ != nullptr) scheduler_->SetRef(true);
+  return info.Env().Undefined();
+}
+
+Napi::Value Session::Unref(const Napi::CallbackInfo& info) {
+  if (scheduler_ != nullptr) scheduler_->SetRef(false);
+  return info.Env().Undefined();
+}
+
+Napi::Value Session::UserauthAuthenticated(const Napi::CallbackInfo& info) {
+  SESSION_GUARD("libssh2_userauth_authenticated");
+  return Napi::Boolean::New(env, libssh2_userauth_authenticated(session_) != 0);
+}
+
+Napi::Value Session::UserauthBanner(const Napi::CallbackInfo& info) {
+  SESSION_GUARD("libssh2_userauth_banner");
+  char* banner = nullptr;
+  int rc = libssh2_userauth_banner(session_, &banner);
+  if (rc == LIBSSH2_ERROR_MISSING_USERAUTH_BANNER || banner == nullptr) return env.Null();
+  if (rc < 0) {
+    ThrowError(env, rc, "libssh2_userauth_banner", session_);
+    return env.Undefined();
+  }
+  return Napi::String::New(env, banner);
+}
+
+// state(): { closed, freed, busy, fd } for lib/session.ts.
+Napi::Value Session::State(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("closed", scheduler_ == nullptr || scheduler_->closed());
+  out.Set("freed", session_ == nullptr);
+  out.Set("busy", scheduler_ != nullptr && scheduler_->busy());
+  out.Set("fd", fd_);
+  out.Set("closeError", scheduler_ != nullptr ? scheduler_->close_error(env) : env.Undefined());
+  return out;
+}
+
+// ---- async methods
+
+#define ASYNC_GUARD(fn)                                                         \
+  Napi::Env env = info.Env();                                                   \
+  if (session_ == nullptr || freeing_) {                                        \
+    auto d = Napi::Promise::Deferred::New(env);                                 \
+    d.Reject(MakeBadUse(env, "the session has been freed", fn));                \
+    return d.Promise();                                                         \
+  }
+
+Napi::Value Session::Handshake(const Napi::CallbackInfo& info) {
+  ASYNC_GUARD("libssh2_session_handshake");
+  int64_t fd_in;
+  if (!ArgInt(info, 0, &fd_in, "fd")) return env.Undefined();
+  if (fd_ >= 0) {
+    ThrowBadUse(env, "handshake() was already called on this session", "libssh2_session_handshake");
+    return env.Undefined();
+  }
+  int fd = fcntl(static_cast<int>(fd_in), F_DUPFD_CLOEXEC, 3);
+  if (fd < 0) {
+    std::string msg = std::string("cannot use socket ") + std::to_string(fd_in) + ": " + std::strerror(errno);
+    ThrowError(env, LIBSSH2_ERROR_BAD_SOCKET, "libssh2_session_handshake", nullptr, -1, msg.c_str());
+    return env.Undefined();
+  }
+  int fl = fcntl(fd, F_GETFL);
+  fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+  SetSocketOptions(fd);
+  fd_ = fd;
+  scheduler_->AttachSocket(fd);
+  auto op = MakeOp("libssh2_session_handshake", session_gate(), Op::kHeavy,
+      [fd](LIBSSH2_SESSION* s) { return libssh2_session_handshake(s, fd); },
+      [this](Napi::Env env, int) {
+        handshaken_ = true;
+        return env.Undefined();
+      });
+  return scheduler_->Enqueue(std::move(op), timeout_ms_);
+}
+
+namespace {
+// Teardown ops (disconnect, free) finish within their time limit: when it runs out, the session
+// switches to dead I/O and the next step completes without the network.
+template <typename StepFn>
+class TeardownOp : public Op {
+ public:
+  TeardownOp(const char* fn, const void* gate, Session* owner, StepFn step)
+      : Op(fn, gate, Op::kTeardown), owner_(owner), step_(std::move(step)) {}
+  int Step(LIBSSH2_SESSION* s) override { return step_(s); }
+  bool Expire() override {
+    owner_->set_dead();
+    return true;
+  }
+
+ private:
+  Session* owner_;
+  StepFn step_;
+};
+
+constexpr uint32_t kTeardownLimitMs = 5000;
+}  // namespace
+
+Napi::Value Session::Disconnect(const Napi::CallbackInfo& info) {
+  ASYNC_GUARD("libssh2_session_disconnect_ex");
+  std::string desc = "";
+  bool has_desc;
+  int64_t reason = SSH_DISCONNECT_BY_APPLICATION;
+  if (!ArgOptString(info, 0, &desc, &has_desc, "description")) return env.Undefined();
+  if (!has_desc) desc = "";
+  if (!info[1].IsUndefined() && !ArgInt(info, 1, &reason, "reason")) return env.Undefined();
+  if (fd_ < 0 || !handshaken_ || scheduler_->closed()) {
+    // Nothing to say to a peer we are not (or no longer) talking to.
+    auto d = Napi::Promise::Deferred::New(env);
+    d.Resolve(env.Undefined());
+    return d.Promise();
+  }
+  auto step = [desc, reason](LIBSSH2_SESSION* s) {
+    // lang "" always: 1.11.1 miscomputes the packet length otherwise (PITFALLS §8, 1573b75e).
+    return libssh2_session_disconnect_ex(s, static_cast<int>(reason), desc.c_str(), "");
+  };
+  auto op = std::make_unique<TeardownOp<decltype(step)>>("libssh2_session_disconnect_ex", session_gate(), this, step);
+  uint32_t limit = timeout_ms_ > 0 && timeout_ms_ < kTeardownLimitMs ? timeout_ms_ : kTeardownLimitMs;
+  return scheduler_->Enqueue(std::move(op), limit);
+}
+
+Napi::Value Session::Free(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto d = Napi::Promise::Deferred::New(env);
+  if (session_ == nullptr || freeing_) {
+    d.Resolve(env.Undefined());  // idempotent
+    return d.Promise();
+  }
+  freeing_ = true;
+  // Pending ops cannot finish once the session is gone.
+  scheduler_->RejectAll(MakeBadUse(env, "the session was freed", "libssh2_session_free"));
+  auto step = [this](LIBSSH2_SESSION* s) {
+    int rc = libssh2_session_free(s);
+    if (rc == 0) session_ = nullptr;
+    return rc;
+  };
+  auto op = std::make_unique<TeardownOp<decltype(step)>>("libssh2_session_free", session_gate(), this, step);
+  Napi::Value freed = scheduler_->Enqueue(std::move(op), kTeardownLimitMs);
+  // After the free op: release the socket and the queue.
+  Napi::Function finish = Napi::Function::New(env, [this](const Napi::CallbackInfo& cb) {
+    if (session_ != nullptr) {  // the free step failed: finish on dead I/O
+      set_dead();
+      libssh2_session_free(session_);
+      session_ = nullptr;
+    }
+    CloseFd();
+    if (scheduler_ != nullptr && !scheduler_->busy()) {
+      scheduler_->Destroy();
+      scheduler_ = nullptr;
+    }
+    freed_ = true;
+    napi_remove_env_cleanup_hook(env_, CleanupHook, this);
+    return cb.Env().Undefined();
+  });
+  return freed.As<Napi::Object>().Get("then").As<Napi::Function>().Call(freed, {finish, finish});
+}
+
+Napi::Value Session::KeepaliveSend(const Napi::CallbackInfo& info) {
+  ASYNC_GUARD("libssh2_keepalive_send");
+  auto seconds = std::make_shared<int>(0);
+  auto op = MakeOp("libssh2_keepalive_send", nullptr, 0,
+      [seconds](LIBSSH2_SESSION* s) { return libssh2_keepalive_send(s, seconds.get()); },
+      [seconds](Napi::Env env, int) { return Napi::Number::New(env, *seconds); });
+  return scheduler_->Enqueue(std::move(op), timeout_ms_);
+}
+
+Napi::Value Session::UserauthList(const Napi::CallbackInfo& info) {
+  ASYNC_GUARD("libssh2_userauth_list");
+  std::string user;
+  if (!ArgString(info, 0, &user, "username")) return env.Undefined();
+  auto list = std::make_shared<std::string>();
+  auto none_ok = std::make_shared<bool>(false);
+  auto op = MakeOp("libssh2_userauth_list", session_gate(), 0,
+      [user, list, none_ok](LIBSSH2_SESSION* s) {
+        char* l = libssh2_userauth_list(s, user.c_str(), static_cast<unsigned>(user.size()));
+        if (l != nullptr) {
+          *list = l;
+          return 0;
+        }
+        if (libssh2_userauth_authenticated(s)) {
+          *none_ok = true;  // "none" authentication succeeded
+          return 0;
+        }
+        int rc = libssh2_session_last_errno(s);
+        return rc == 0 ? LIBSSH2_ERROR_PROTO : rc;
+      },
+      [list, none_ok](Napi::Env env, int) -> Napi::Value {
+        if (*none_ok) return env.Null();
+        Napi::Array out = Napi::Array::New(env);
+        size_t start = 0;
+        uint32_t i = 0;
+        while (start <= list->size()) {
+          size_t comma = list->find(',', start);
+          if (comma == std::string::npos) comma = list->size();
+          if (comma > start) out.Set(i++, list->substr(start, comma - start));
+          start = comma + 1;
+        }
+        return out;
+      });
+  return scheduler_->Enqueue(std::move(op), timeout_ms_);
+}
+
+Napi::Value Session::UserauthPassword(const Napi::CallbackInfo& info) {
+  ASYNC_GUARD("libssh2_userauth_password_ex");
+  std::string user, password;
+  if (!ArgString(info, 0, &user, "username") || !ArgString(info, 1, &password, "password")) return env.Undefined();
+  bool has_cb = info[2].IsFunction();
+  // The password-change callback runs inline (this op is never heavy) and may call JS directly.
+  auto cb = has_cb ? std::make_shared<Napi::FunctionReference>(Napi::Persistent(info[2].As<Napi::Function>()))
+                   : std::shared_ptr<Napi::FunctionReference>();
+  auto op = MakeOp("libssh2_userauth_password_ex", session_gate(), 0,
+      [this, user, password, cb](LIBSSH2_SESSION* s) {
+        if (cb) password_change_cb = Napi::Persistent(cb->Value());
+        int rc = libssh2_userauth_password_ex(s, user.c_str(), static_cast<unsigned>(user.size()), password.c_str(),
+                                              static_cast<unsigned>(password.size()), cb ? &PasswordChange : nullptr);
+        password_change_cb.Reset();
+        return rc;
+      });
+  return scheduler_->Enqueue(std::move(op), timeout_ms_);
+}
+
+Napi::Value Session::UserauthPublickeyFromfile(const Napi::CallbackInfo& info) {
+  ASYNC_GUARD("libssh2_userauth_publickey_fromfile_ex");
+  std::string user, priv, pass, pub;
+  bool has_pass, has_pub;
+  if (!ArgString(info, 0, &user, "username") || !ArgString(info, 1, &priv, "privkeyPath") ||
+      !ArgOptString(info, 2, &pass, &has_pass, "passphrase") || !ArgOptString(info, 3, &pub, &has_pub, "pubkeyPath")) {
+    return env.Undefined();
+  }
+  auto op = MakeOp("libssh2_userauth_publickey_fromfile_ex", session_gate(), Op::kHeavy,
+      [user, priv, pass, pub, has_pass, has_pub](LIBSSH2_SESSION* s) {
+        return libssh2_userauth_publickey_fromfile_ex(s, user.c_str(), static_cast<unsigned>(user.size()),
+                                                      has_pub ? pub.c_str() : nullptr, priv.c_str(),
+                                                      has_pass ? pass.c_str() : nullptr);
+      });
+  return scheduler_->Enqueue(std::move(op), timeout_ms_);
+}
+
+Napi::Value Session::UserauthPublickeyFrommemory(const Napi::CallbackInfo& info) {
+  ASYNC_GUARD("libssh2_userauth_publickey_frommemory");
+  std::string user, priv, pass, pub;
+  bool has_priv, has_pass, has_pub;
+  if (!ArgString(info, 0, &user, "username") || !ArgBytes(info, 1, &priv, &has_priv, "privkey") ||
+      !ArgOptString(info, 2, &pass, &has_pass, "passphrase") || !ArgBytes(info, 3, &pub, &has_pub, "pubkey")) {
+    return env.Undefined();
+  }
+  auto op = MakeOp("libssh2_userauth_publickey_frommemory", session_gate(), Op::kHeavy,
+      [user, priv, pass, pub, has_pass, has_pub](LIBSSH2_SESSION* s) {
+        return libssh2_userauth_publickey_frommemory(s, user.c_str(), user.size(), has_pub ? pub.data() : nullptr,
+                                                     has_pub ? pub.size() : 0, priv.data(), priv.size(),
+                                                     has_pass ? pass.c_str() : nullptr);
+      });
+  return scheduler_->Enqueue(std::move(op), timeout_ms_);
+}
+
+Napi::Value Session::UserauthPublickey(const Napi::CallbackInfo& info) {
+  ASYNC_GUARD("libssh2_userauth_publickey");
+  std::string user, blob;
+  bool has_blob;
+  if (!ArgString(info, 0, &user, "username") || !ArgBytes(info, 1, &blob, &has_blob, "pubkeyBlob")) return env.Undefined();
+  if (!info[2].IsFunction()) {
+    Napi::TypeError::New(env, "sign must be a function").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return scheduler_->Enqueue(std::make_unique<SignOp>(this, user, blob, info[2].As<Napi::Function>()), timeout_ms_);
+}
+
+Napi::Value Session::UserauthKeyboardInteractive(const Napi::CallbackInfo& info) {
+  ASYNC_GUARD("libssh2_userauth_keyboard_interactive_ex");
+  std::string user;
+  if (!ArgString(info, 0, &user, "username")) return env.Undefined();
+  if (!info[1].IsFunction()) {
+    Napi::TypeError::New(env, "responder must be a function").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return scheduler_->Enqueue(std::make_unique<KbdOp>(this, user, info[1].As<Napi::Function>()), timeout_ms_);
+}
+
+Napi::Value Session::UserauthHostbasedFromfile(const Napi::CallbackInfo& info) {
+  ASYNC_GUARD("libssh2_userauth_hostbased_fromfile_ex");
+  std::string user, priv, host, pass, pub, local;
+  bool has_pass, has_pub, has_local;
+  if (!ArgString(info, 0, &user, "username") || !ArgString(info, 1, &priv, "privkeyPath") ||
+      !ArgString(info, 2, &host, "hostname") || !ArgOptString(info, 3, &pass, &has_pass, "passphrase") ||
+      !ArgOptString(info, 4, &pub, &has_pub, "pubkeyPath") || !ArgOptString(info, 5, &local, &has_local, "localUser")) {
+    return env.Undefined();
+  }
+  if (!has_local) local = user;
+  auto op = MakeOp("libssh2_userauth_hostbased_fromfile_ex", session_gate(), Op::kHeavy,
+      [user, priv, host, pass, pub, local, has_pass, has_pub](LIBSSH2_SESSION* s) {
+        return libssh2_userauth_hostbased_fromfile_ex(
+            s, user.c_str(), static_cast<unsigned>(user.size()), has_pub ? pub.c_str() : nullptr, priv.c_str(),
+            has_pass ? pass.c_str() : nullptr, host.c_str(), static_cast<unsigned>(host.size()), local.c_str(),
+            static_cast<unsigned>(local.size()));
+      });
+  return scheduler_->Enqueue(std::move(op), timeout_ms_);
+}
+
+}  // namespace node_libssh2

@@ -1,0 +1,100 @@
+// Session: LIBSSH2_SESSION, its socket and its op queue. The TypeScript Session class
+// (lib/session.ts) wraps this object; argument checks and modes live there.
+#pragma once
+
+#include <atomic>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common.h"
+#include "scheduler.h"
+
+namespace node_libssh2 {
+
+class Session : public Napi::ObjectWrap<Session>, public SchedulerOwner {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  explicit Session(const Napi::CallbackInfo& info);
+  ~Session() override;
+
+  LIBSSH2_SESSION* raw() const { return session_; }
+  Scheduler* scheduler() const { return scheduler_; }
+  // The gate of session-wide libssh2 state machines (open, userauth, disconnect, ...).
+  const void* session_gate() const { return &session_gate_; }
+  uint32_t timeout_ms() const { return timeout_ms_; }
+  bool dead() const { return dead_.load(); }
+  void set_dead() { dead_.store(true); }
+
+  // SchedulerOwner
+  void OnBusy(bool busy) override;
+  void AfterSteps() override;
+  void OnClosed() override;
+
+  // The JS callback a running userauth op wants libssh2's callbacks to reach (main thread).
+  Napi::FunctionReference password_change_cb;
+
+ private:
+  static ssize_t SendCallback(libssh2_socket_t fd, const void* buf, size_t len, int flags, void** abstract);
+  static ssize_t RecvCallback(libssh2_socket_t fd, void* buf, size_t len, int flags, void** abstract);
+  static void TraceHandler(LIBSSH2_SESSION* session, void* context, const char* data, size_t length);
+  static void CleanupHook(void* arg);
+
+  bool CheckUsable(Napi::Env env, const char* fn);
+  void CloseFd();
+  void FreeNow();  // synchronous free on dead I/O (finalizer, environment teardown)
+
+  // Synchronous methods.
+  Napi::Value Hostkey(const Napi::CallbackInfo& info);
+  Napi::Value HostkeyHash(const Napi::CallbackInfo& info);
+  Napi::Value Methods(const Napi::CallbackInfo& info);
+  Napi::Value MethodPref(const Napi::CallbackInfo& info);
+  Napi::Value SupportedAlgs(const Napi::CallbackInfo& info);
+  Napi::Value BannerGet(const Napi::CallbackInfo& info);
+  Napi::Value BannerSet(const Napi::CallbackInfo& info);
+  Napi::Value SetTimeout(const Napi::CallbackInfo& info);
+  Napi::Value GetTimeout(const Napi::CallbackInfo& info);
+  Napi::Value KeepaliveConfig(const Napi::CallbackInfo& info);
+  Napi::Value LastError(const Napi::CallbackInfo& info);
+  Napi::Value LastErrno(const Napi::CallbackInfo& info);
+  Napi::Value SetLastError(const Napi::CallbackInfo& info);
+  Napi::Value BlockDirections(const Napi::CallbackInfo& info);
+  Napi::Value Flag(const Napi::CallbackInfo& info);
+  Napi::Value Trace(const Napi::CallbackInfo& info);
+  Napi::Value Ref(const Napi::CallbackInfo& info);
+  Napi::Value Unref(const Napi::CallbackInfo& info);
+  Napi::Value UserauthAuthenticated(const Napi::CallbackInfo& info);
+  Napi::Value UserauthBanner(const Napi::CallbackInfo& info);
+  Napi::Value State(const Napi::CallbackInfo& info);
+
+  // Async methods (return a Promise; ops on the queue).
+  Napi::Value Handshake(const Napi::CallbackInfo& info);
+  Napi::Value Disconnect(const Napi::CallbackInfo& info);
+  Napi::Value Free(const Napi::CallbackInfo& info);
+  Napi::Value KeepaliveSend(const Napi::CallbackInfo& info);
+  Napi::Value UserauthList(const Napi::CallbackInfo& info);
+  Napi::Value UserauthPassword(const Napi::CallbackInfo& info);
+  Napi::Value UserauthPublickeyFromfile(const Napi::CallbackInfo& info);
+  Napi::Value UserauthPublickeyFrommemory(const Napi::CallbackInfo& info);
+  Napi::Value UserauthPublickey(const Napi::CallbackInfo& info);
+  Napi::Value UserauthKeyboardInteractive(const Napi::CallbackInfo& info);
+  Napi::Value UserauthHostbasedFromfile(const Napi::CallbackInfo& info);
+
+  LIBSSH2_SESSION* session_ = nullptr;
+  Scheduler* scheduler_ = nullptr;
+  int fd_ = -1;
+  bool handshaken_ = false;
+  bool freeing_ = false;
+  bool freed_ = false;
+  bool user_ref_ = false;  // ref() called: keep the loop alive even when idle
+  uint32_t timeout_ms_ = 0;
+  std::atomic<bool> dead_{false};
+  char session_gate_ = 0;
+  Napi::Env env_;
+
+  std::mutex trace_mutex_;
+  std::vector<std::string> trace_lines_;
+  Napi::FunctionReference trace_handler_;
+};
+
+}  // namespace node_libssh2

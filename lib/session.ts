@@ -1,0 +1,440 @@
+/**
+ * `Session`: one `LIBSSH2_SESSION`, its socket and its op queue. Methods map one-to-one onto
+ * libssh2's `libssh2_session_*` and `libssh2_userauth_*` functions (DESIGN.md "API contract").
+ */
+import * as net from 'net';
+import type { Duplex } from 'stream';
+import { native, type NativeSession } from './native';
+import { createError, type Libssh2Error } from './errors';
+import { LIBSSH2_ERROR_BAD_USE, SSH_DISCONNECT_BY_APPLICATION } from './constants';
+
+/** What `handshake()` accepts as a transport. */
+export type Transport = number | net.Socket | Duplex;
+
+/** A keyboard-interactive prompt. */
+export interface KbdPrompt {
+  text: string;
+  echo: boolean;
+}
+
+/** Answers the prompts of one keyboard-interactive round, in order. */
+export type KbdResponder = (name: string, instruction: string, prompts: KbdPrompt[]) => string[] | Promise<string[]>;
+
+/** Signs `data` with the private key of the public key blob given to `userauthPublickey`. */
+export type SignCallback = (data: Buffer) => Buffer | Promise<Buffer>;
+
+function badUse(message: string, fn?: string): Libssh2Error {
+  return createError(LIBSSH2_ERROR_BAD_USE, fn, message);
+}
+
+function checkString(value: unknown, name: string): asserts value is string {
+  if (typeof value !== 'string') throw new TypeError(`${name} must be a string`);
+}
+
+function checkOptString(value: unknown, name: string): void {
+  if (value !== undefined && value !== null && typeof value !== 'string') {
+    throw new TypeError(`${name} must be a string`);
+  }
+}
+
+function checkInt(value: unknown, name: string, min = -0x80000000, max = 0x7fffffff): asserts value is number {
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`${name} must be an integer`);
+  if (value < min || value > max) throw new RangeError(`${name} must be between ${min} and ${max}`);
+}
+
+function isDuplex(value: unknown): value is Duplex {
+  return !!value && typeof (value as Duplex).pipe === 'function' && typeof (value as Duplex).write === 'function' &&
+    typeof (value as Duplex).on === 'function';
+}
+
+/**
+ * An SSH session (`LIBSSH2_SESSION`). Create it, `handshake()` it over a socket, authenticate,
+ * then open channels. Async methods return Promises and never block the event loop; the
+ * session runs libssh2 in non-blocking mode and waits on its socket with `uv_poll`.
+ */
+export class Session {
+  /** @internal */
+  readonly native: NativeSession;
+  #blocking = true;
+  #pump: { pair: net.Socket; stream: Duplex; cleanup: () => void } | undefined;
+  #freed = false;
+
+  /** `libssh2_session_init_ex()`. */
+  constructor() {
+    this.native = new native.Session();
+  }
+
+  /** True once the session lost its connection (or timed out mid-state) or was freed. */
+  get closed(): boolean {
+    return this.#freed || this.native.state().closed;
+  }
+
+  /** The error that closed the session, if a failure closed it. */
+  get closeError(): Libssh2Error | undefined {
+    return this.native.state().closeError as Libssh2Error | undefined;
+  }
+
+  #async(fn: string): void {
+    if (this.#freed) throw badUse('the session has been freed', fn);
+    if (!this.#blocking) throw badUse(`${fn}: the session is in non-blocking mode; use the …Nb() method`, fn);
+  }
+
+  /** Runs `body` and turns a synchronous throw into a rejected promise. */
+  #run<T>(fn: string, body: () => Promise<T>): Promise<T> {
+    try {
+      this.#async(fn);
+      return body();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  // ---- transport ------------------------------------------------------------------------
+
+  /**
+   * `libssh2_session_handshake()`: key exchange over `sock`, which is a connected `net.Socket`
+   * (its fd is taken over when nothing is buffered yet; the JS socket is then destroyed), a
+   * numeric fd (dup'ed; yours stays yours), or any Duplex stream (bytes are pumped through a
+   * socketpair; the stream is ended when the session ends).
+   */
+  handshake(sock: Transport): Promise<void> {
+    return this.#run('libssh2_session_handshake', async () => {
+      if (typeof sock === 'number') {
+        checkInt(sock, 'fd', 0);
+        return this.native.handshake(sock);
+      }
+      if (sock instanceof net.Socket) {
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any
+        const handle = (sock as any)._handle as { fd?: number; readStop?: () => number } | null;
+        if (sock.connecting) {
+          await new Promise<void>((resolve, reject) => {
+            sock.once('connect', resolve);
+            sock.once('error', reject);
+          });
+        }
+        if (handle && typeof handle.fd === 'number' && handle.fd >= 0 && sock.readableLength === 0 && !sock.destroyed) {
+          // Fast path: libssh2 does the I/O itself on a dup of the socket's fd.
+          handle.readStop?.();
+          const done = this.native.handshake(handle.fd);
+          sock.destroy();
+          return done;
+        }
+      }
+      if (!isDuplex(sock)) throw new TypeError('sock must be a net.Socket, a file descriptor or a Duplex stream');
+      return this.#handshakeOverStream(sock);
+    });
+  }
+
+  #handshakeOverStream(stream: Duplex): Promise<void> {
+    const [mine, theirs] = native.socketpair();
+    let done: Promise<void>;
+    try {
+      done = this.native.handshake(mine); // dup'ed by the addon
+    } finally {
+      native.closeFd(mine);
+    }
+    const pair = new net.Socket({ fd: theirs, readable: true, writable: true });
+    const endPair = () => { if (!pair.destroyed) pair.end(); };
+    const destroyPair = () => pair.destroy();
+    stream.on('end', endPair);
+    stream.on('error', destroyPair);
+    stream.on('close', endPair);
+    pair.on('error', () => { /* libssh2 sees the EOF/reset on its end */ });
+    stream.pipe(pair);
+    pair.pipe(stream);
+    const cleanup = () => {
+      stream.off('end', endPair);
+      stream.off('error', destroyPair);
+      stream.off('close', endPair);
+      stream.unpipe(pair);
+      pair.destroy();
+    };
+    this.#pump = { pair, stream, cleanup };
+    return done;
+  }
+
+  // ---- modes ----------------------------------------------------------------------------
+
+  /**
+   * `libssh2_session_set_blocking()`. `true` (the default) is the async mode: async methods
+   * work, `…Nb()` methods throw. `false` is C's non-blocking mode: `…Nb()` methods make one
+   * attempt and return `LIBSSH2_ERROR_EAGAIN`; async methods reject with `BadUseError`. The mode
+   * changes only while nothing is pending.
+   */
+  setBlocking(blocking: boolean): void {
+    if (this.native.state().busy) throw badUse('the mode changes only while nothing is pending', 'libssh2_session_set_blocking');
+    this.#blocking = !!blocking;
+  }
+
+  /** `libssh2_session_get_blocking()`. */
+  getBlocking(): boolean {
+    return this.#blocking;
+  }
+
+  // ---- session information (synchronous) --------------------------------------------------
+
+  /** `libssh2_session_hostkey()`: the server's host key, or null before the handshake. */
+  hostkey(): { key: Buffer; type: number } | null {
+    return this.native.hostkey();
+  }
+
+  /** `libssh2_hostkey_hash()`: MD5, SHA1 or SHA256 of the host key; null before the handshake. */
+  hostkeyHash(hashType: number): Buffer | null {
+    checkInt(hashType, 'hashType');
+    return this.native.hostkeyHash(hashType);
+  }
+
+  /** `libssh2_session_methods()`: the negotiated method of `methodType`; null before the handshake. */
+  methods(methodType: number): string | null {
+    checkInt(methodType, 'methodType');
+    return this.native.methods(methodType);
+  }
+
+  /** `libssh2_session_method_pref()`: comma-separated preferred methods (before the handshake). */
+  methodPref(methodType: number, prefs: string): void {
+    checkInt(methodType, 'methodType');
+    checkString(prefs, 'prefs');
+    this.native.methodPref(methodType, prefs);
+  }
+
+  /** `libssh2_session_supported_algs()`: every algorithm libssh2 supports for `methodType`. */
+  supportedAlgs(methodType: number): string[] {
+    checkInt(methodType, 'methodType');
+    return this.native.supportedAlgs(methodType);
+  }
+
+  /** `libssh2_session_banner_get()`: the server's banner, null before the handshake. */
+  bannerGet(): string | null {
+    return this.native.bannerGet();
+  }
+
+  /** `libssh2_session_banner_set()`: our banner (before the handshake). */
+  bannerSet(banner: string): void {
+    checkString(banner, 'banner');
+    this.native.bannerSet(banner);
+  }
+
+  /**
+   * `libssh2_session_set_timeout()`: the time limit of every op, in ms (0 = none, the default,
+   * as in C). A timed-out op that can be abandoned cleanly (a parked read) rejects alone with
+   * `TimeoutError`; one that would leave libssh2 mid-state closes the session.
+   */
+  setTimeout(ms: number): void {
+    checkInt(ms, 'timeout', 0);
+    this.native.setTimeout(ms);
+  }
+
+  /** `libssh2_session_get_timeout()`. */
+  getTimeout(): number {
+    return this.native.getTimeout();
+  }
+
+  /** `libssh2_keepalive_config()`: starts no timer (as in C); call `keepaliveSend()` yourself. */
+  keepaliveConfig(wantReply: boolean, interval: number): void {
+    checkInt(interval, 'interval', 0);
+    this.native.keepaliveConfig(!!wantReply, interval);
+  }
+
+  /** `libssh2_session_last_error()`. */
+  lastError(): { errno: number; code: string | null; message: string } {
+    return this.native.lastError();
+  }
+
+  /** `libssh2_session_last_errno()`. */
+  lastErrno(): number {
+    return this.native.lastErrno();
+  }
+
+  /** `libssh2_session_set_last_error()`. */
+  setLastError(errno: number, message?: string): number {
+    checkInt(errno, 'errno');
+    checkOptString(message, 'message');
+    return this.native.setLastError(errno, message);
+  }
+
+  /** `libssh2_session_block_directions()`: `LIBSSH2_SESSION_BLOCK_INBOUND`/`OUTBOUND` bits. */
+  blockDirections(): number {
+    return this.native.blockDirections();
+  }
+
+  /** `libssh2_session_flag()`: `LIBSSH2_FLAG_SIGPIPE`, `LIBSSH2_FLAG_COMPRESS` (before the handshake). */
+  flag(flag: number, value: number): void {
+    checkInt(flag, 'flag');
+    checkInt(value, 'value');
+    this.native.flag(flag, value);
+  }
+
+  /**
+   * `libssh2_trace()` and `libssh2_trace_sethandler()`: debug output for the `LIBSSH2_TRACE_*`
+   * bits of `bitmask`, to `handler` (one call per line, on the main thread) or to stderr.
+   */
+  trace(bitmask: number, handler?: (line: string) => void): void {
+    checkInt(bitmask, 'bitmask');
+    if (handler !== undefined && typeof handler !== 'function') throw new TypeError('handler must be a function');
+    this.native.trace(bitmask, handler);
+  }
+
+  /** Keep the event loop alive while this session is idle. */
+  ref(): this {
+    this.native.ref();
+    return this;
+  }
+
+  /** Let the process exit even while ops of this session are pending. */
+  unref(): this {
+    this.native.unref();
+    return this;
+  }
+
+  /** `libssh2_userauth_authenticated()`. */
+  userauthAuthenticated(): boolean {
+    return this.native.userauthAuthenticated();
+  }
+
+  /** `libssh2_userauth_banner()`: the server's pre-auth banner message, or null. */
+  userauthBanner(): string | null {
+    return this.native.userauthBanner();
+  }
+
+  // ---- async (ops on the queue) -----------------------------------------------------------
+
+  /** `libssh2_session_disconnect_ex()` (language tag always empty). */
+  disconnect(description = '', reason: number = SSH_DISCONNECT_BY_APPLICATION): Promise<void> {
+    if (this.#freed) return Promise.resolve();
+    try {
+      checkString(description, 'description');
+      checkInt(reason, 'reason');
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.native.disconnect(description, reason);
+  }
+
+  /**
+   * `libssh2_session_free()`: frees the session and closes its socket. Pending ops reject with
+   * `BadUseError`. Idempotent; also happens on garbage collection.
+   */
+  async free(): Promise<void> {
+    if (this.#freed) return;
+    this.#freed = true;
+    try {
+      await this.native.free();
+    } finally {
+      this.#pump?.cleanup();
+      this.#pump = undefined;
+    }
+  }
+
+  /** Disconnect, then free. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#freed) return;
+    try {
+      await this.disconnect();
+    } catch {
+      // The connection is gone: freeing is all that is left.
+    }
+    await this.free();
+  }
+
+  /** `await using session = new Session()`: close() on scope exit. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /** `libssh2_keepalive_send()`: resolves to the seconds until the next one is due. */
+  keepaliveSend(): Promise<number> {
+    return this.#run('libssh2_keepalive_send', () => this.native.keepaliveSend());
+  }
+
+  /** `libssh2_userauth_list()`: the methods the server accepts, or null if "none" auth succeeded. */
+  userauthList(username: string): Promise<string[] | null> {
+    return this.#run('libssh2_userauth_list', () => {
+      checkString(username, 'username');
+      return this.native.userauthList(username);
+    });
+  }
+
+  /**
+   * `libssh2_userauth_password_ex()`. `onPasswordChange` answers the server's password-change
+   * request with the new password; without it an expired password fails with
+   * `PasswordExpiredError`.
+   */
+  userauthPassword(username: string, password: string, onPasswordChange?: () => string): Promise<void> {
+    return this.#run('libssh2_userauth_password_ex', () => {
+      checkString(username, 'username');
+      checkString(password, 'password');
+      if (onPasswordChange !== undefined && typeof onPasswordChange !== 'function') {
+        throw new TypeError('onPasswordChange must be a function');
+      }
+      return this.native.userauthPassword(username, password, onPasswordChange);
+    });
+  }
+
+  /** `libssh2_userauth_publickey_fromfile_ex()`. */
+  userauthPublickeyFromfile(username: string, privkeyPath: string, passphrase?: string, pubkeyPath?: string): Promise<void> {
+    return this.#run('libssh2_userauth_publickey_fromfile_ex', () => {
+      checkString(username, 'username');
+      checkString(privkeyPath, 'privkeyPath');
+      checkOptString(passphrase, 'passphrase');
+      checkOptString(pubkeyPath, 'pubkeyPath');
+      return this.native.userauthPublickeyFromfile(username, privkeyPath, passphrase, pubkeyPath);
+    });
+  }
+
+  /** `libssh2_userauth_publickey_frommemory()`: the key as text or Buffer (PEM or OpenSSH format). */
+  userauthPublickeyFrommemory(username: string, privkey: string | Buffer, passphrase?: string, pubkey?: string | Buffer): Promise<void> {
+    return this.#run('libssh2_userauth_publickey_frommemory', () => {
+      checkString(username, 'username');
+      if (typeof privkey !== 'string' && !Buffer.isBuffer(privkey)) throw new TypeError('privkey must be a string or a Buffer');
+      checkOptString(passphrase, 'passphrase');
+      if (pubkey !== undefined && pubkey !== null && typeof pubkey !== 'string' && !Buffer.isBuffer(pubkey)) {
+        throw new TypeError('pubkey must be a string or a Buffer');
+      }
+      return this.native.userauthPublickeyFrommemory(username, privkey, passphrase, pubkey);
+    });
+  }
+
+  /**
+   * `libssh2_userauth_publickey()` with a sign callback: `pubkeyBlob` is the SSH wire-format
+   * public key; `sign(data)` returns the raw signature over `data` (for ssh-ed25519 the 64-byte
+   * signature, for ecdsa-sha2-* the SSH-encoded (r, s) pair), or a Promise of it. No thread waits
+   * for a Promise: the op parks until it settles.
+   */
+  userauthPublickey(username: string, pubkeyBlob: Buffer, sign: SignCallback): Promise<void> {
+    return this.#run('libssh2_userauth_publickey', () => {
+      checkString(username, 'username');
+      if (!Buffer.isBuffer(pubkeyBlob)) throw new TypeError('pubkeyBlob must be a Buffer');
+      if (typeof sign !== 'function') throw new TypeError('sign must be a function');
+      return this.native.userauthPublickey(username, pubkeyBlob, sign);
+    });
+  }
+
+  /**
+   * `libssh2_userauth_keyboard_interactive_ex()`. The responder may return its answers or a
+   * Promise of them; libssh2 asks from inside a callback that must answer synchronously, so the
+   * step that reaches it runs on a pool thread that waits for the answer (bounded by the
+   * session's timeout).
+   */
+  userauthKeyboardInteractive(username: string, responder: KbdResponder): Promise<void> {
+    return this.#run('libssh2_userauth_keyboard_interactive_ex', () => {
+      checkString(username, 'username');
+      if (typeof responder !== 'function') throw new TypeError('responder must be a function');
+      return this.native.userauthKeyboardInteractive(username, responder);
+    });
+  }
+
+  /** `libssh2_userauth_hostbased_fromfile_ex()`: `localUser` defaults to `username`. */
+  userauthHostbasedFromfile(username: string, privkeyPath: string, hostname: string, passphrase?: string,
+    pubkeyPath?: string, localUser?: string): Promise<void> {
+    return this.#run('libssh2_userauth_hostbased_fromfile_ex', () => {
+      checkString(username, 'username');
+      checkString(privkeyPath, 'privkeyPath');
+      checkString(hostname, 'hostname');
+      checkOptString(passphrase, 'passphrase');
+      checkOptString(pubkeyPath, 'pubkeyPath');
+      checkOptString(localUser, 'localUser');
+      return this.native.userauthHostbasedFromfile(username, privkeyPath, hostname, passphrase, pubkeyPath, localUser);
+    });
+  }
+}
+
