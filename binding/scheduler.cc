@@ -8,8 +8,10 @@
 namespace node_libssh2 {
 
 bool Op::Fatal(int rc) const {
+  // LIBSSH2_ERROR_SOCKET_NONE (-1) is not here: libssh2 also returns a bare -1 for local
+  // failures (a hostbased signature, a channel request reply mix-up); ops that know better
+  // override Fatal().
   switch (rc) {
-    case LIBSSH2_ERROR_SOCKET_NONE:
     case LIBSSH2_ERROR_BANNER_RECV:
     case LIBSSH2_ERROR_BANNER_SEND:
     case LIBSSH2_ERROR_INVALID_MAC:

@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * Builds the C reference clients (bench/c/*.c) into bench/c/build/ on the vendored libssh2
+ * (deps/libssh2, the sources listed in deps/sources.json), with the addon's configuration and
+ * -O3 like its Release build, linked against the system libcrypto and zlib (libssl-dev and
+ * zlib1g-dev). Objects are rebuilt only when older than their source or a header of
+ * deps/config. Usage: node bench/build-c.js [--force]
+ */
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { spawn } = require('child_process');
+
+const root = path.join(__dirname, '..');
+const out = path.join(__dirname, 'c', 'build');
+const force = process.argv.includes('--force');
+const CC = process.env.CC || 'cc';
+const CFLAGS = [
+  '-O3', '-g', '-std=gnu99', '-DHAVE_CONFIG_H', '-DLIBSSH2_OPENSSL', '-DLIBSSH2_HAVE_ZLIB', '-D_GNU_SOURCE',
+  `-I${path.join(root, 'deps/config')}`, `-I${path.join(root, 'deps/libssh2/include')}`,
+  `-I${path.join(root, 'deps/libssh2/src')}`,
+];
+const LIBS = ['-lcrypto', '-lz'];
+
+function run(args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(CC, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${CC} ${args.join(' ')} exited with ${code}`))));
+  });
+}
+
+const mtime = (f) => (fs.existsSync(f) ? fs.statSync(f).mtimeMs : 0);
+
+/** Runs `jobs` (functions returning promises) with at most `limit` in flight. */
+async function pool(jobs, limit) {
+  const queue = [...jobs];
+  await Promise.all(Array.from({ length: Math.min(limit, queue.length) }, async () => {
+    while (queue.length > 0) await queue.shift()();
+  }));
+}
+
+async function main() {
+  const srcDir = path.join(root, 'deps/libssh2/src');
+  if (!fs.existsSync(srcDir)) throw new Error('deps/libssh2 is missing: run `node deps/fetch.js` first');
+  const objDir = path.join(out, 'obj');
+  fs.mkdirSync(objDir, { recursive: true });
+  const configTime = Math.max(...fs.readdirSync(path.join(root, 'deps/config')).map((f) => mtime(path.join(root, 'deps/config', f))));
+
+  const sources = require(path.join(root, 'deps/sources.json')).libssh2.map((f) => path.join(srcDir, f));
+  const objects = sources.map((src) => path.join(objDir, path.basename(src, '.c') + '.o'));
+  const stale = sources.filter((src, i) => force || mtime(objects[i]) < Math.max(mtime(src), configTime));
+  await pool(stale.map((src) => () => run([...CFLAGS, '-w', '-c', src, '-o', path.join(objDir, path.basename(src, '.c') + '.o')])),
+    os.availableParallelism?.() ?? os.cpus().length);
+
+  const newestObject = Math.max(...objects.map(mtime));
+  for (const prog of fs.readdirSync(path.join(__dirname, 'c')).filter((f) => f.endsWith('.c'))) {
+    const src = path.join(__dirname, 'c', prog);
+    const bin = path.join(out, path.basename(prog, '.c'));
+    if (!force && mtime(bin) >= Math.max(mtime(src), newestObject)) continue;
+    await run([...CFLAGS, '-Wall', '-Wextra', src, ...objects, ...LIBS, '-o', bin]);
+    console.log(`built ${path.relative(root, bin)}`);
+  }
+}
+
+main().catch((err) => {
+  console.error(err.message);
+  process.exit(1);
+});
