@@ -66,7 +66,7 @@ const binding: Peer = {
 };
 
 const c: Peer = {
-  name: 'c',
+  name: 'C',
   label: 'C program on the same libssh2 (blocking, TCP_NODELAY)',
   async run(t, iterations, warmup): Promise<Batch> {
     const exe = path.join(__dirname, 'c', 'build', 'w1');

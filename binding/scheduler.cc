@@ -144,6 +144,7 @@ Napi::Value Scheduler::Enqueue(std::unique_ptr<Op> owned, uint32_t timeout_ms) {
 void Scheduler::Wake(Op* op) {
   if (std::find(queue_.begin(), queue_.end(), op) == queue_.end()) return;
   op->waiting_js_ = false;
+  op->parked_ = false;
   Pump();
 }
 
@@ -196,7 +197,9 @@ void Scheduler::RunOnce(bool* progressed, bool* dispatched) {
         }
       }
     }
-    if (behind_gate || op->waiting_js_) continue;
+    // A parked op waits for the socket (or JS); it steps again after readiness or after any
+    // other op completed (UnparkAll), never in a busy loop.
+    if (behind_gate || op->waiting_js_ || op->parked_) continue;
     if (closed_ && (op->flags() & Op::kTeardown) == 0) continue;
     op->started_ = true;
     if (op->flags() & Op::kHeavy) {
@@ -217,7 +220,10 @@ void Scheduler::RunOnce(bool* progressed, bool* dispatched) {
     size_t before = queue_.size();
     RunStep(op, session_, &op->rc_, &op->error_message_, &op->want_write_);
     AfterStep(op);
-    if (queue_.size() < before) *progressed = true;
+    if (queue_.size() < before) {
+      *progressed = true;
+      UnparkAll();  // libssh2 may already hold what a parked op waits for (PITFALLS 14)
+    }
   }
 }
 
@@ -241,12 +247,18 @@ void Scheduler::CompleteWork(napi_env env, napi_status, void* data) {
     return;
   }
   // napi runs this callback inside a handle scope and callback scope.
+  size_t before = self->queue_.size();
   self->AfterStep(op);
+  if (self->queue_.size() < before) self->UnparkAll();
   self->Pump();
 }
 
 void Scheduler::AfterStep(Op* op) {
   int rc = op->rc_;
+  if (!op->cancel_error_.IsEmpty()) {
+    Reject(op, op->cancel_error_.Value());
+    return;
+  }
   if (rc == LIBSSH2_ERROR_EAGAIN && !op->waiting_js_ && closed_ && (op->flags() & Op::kTeardown) == 0) {
     Reject(op, close_error(env_));
     return;
@@ -322,7 +334,13 @@ void Scheduler::UpdatePoll() {
 
 void Scheduler::OnPoll(uv_poll_t* handle, int, int) {
   auto* self = static_cast<Scheduler*>(handle->data);
-  if (self != nullptr) self->PumpFromLoop();
+  if (self == nullptr) return;
+  self->UnparkAll();
+  self->PumpFromLoop();
+}
+
+void Scheduler::UnparkAll() {
+  for (Op* op : queue_) op->parked_ = false;
 }
 
 void Scheduler::StartTimer(Op* op) {
@@ -350,7 +368,10 @@ void Scheduler::OnTimer(uv_timer_t* handle) {
 
 void Scheduler::TimedOut(Op* op) {
   op->timed_out_ = false;
-  if (op->Expire()) return;  // the op finishes on its own (teardown switches to dead I/O)
+  if (op->Expire()) {  // the op finishes on its own (teardown switches to dead I/O)
+    op->parked_ = false;
+    return;
+  }
   std::string text = std::string(op->fn()) + " timed out after " + std::to_string(op->timeout_ms_) + " ms";
   Napi::Value error = MakeError(env_, LIBSSH2_ERROR_TIMEOUT, op->fn(), nullptr, -1, text.c_str());
   // An op that never stepped, or a parked op that holds no half-sent packet and no session
@@ -371,7 +392,11 @@ void Scheduler::Fail(Napi::Value error) {
 void Scheduler::RejectAll(Napi::Value error) {
   std::vector<Op*> ops(queue_.begin(), queue_.end());
   for (Op* op : ops) {
-    if (op == worker_op_ || (op->flags() & Op::kTeardown) != 0) continue;
+    if ((op->flags() & Op::kTeardown) != 0) continue;
+    if (op == worker_op_) {  // rejected when the pool thread hands it back
+      op->cancel_error_ = Napi::Reference<Napi::Value>::New(error, 1);
+      continue;
+    }
     if (std::find(queue_.begin(), queue_.end(), op) == queue_.end()) continue;
     Reject(op, error);
   }

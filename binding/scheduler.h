@@ -83,6 +83,7 @@ class Op {
   bool want_write_ = false;
   bool timed_out_ = false;
   std::string error_message_;  // libssh2_session_last_error, captured by the stepping thread
+  Napi::Reference<Napi::Value> cancel_error_;  // rejected while a pool thread ran it
 };
 
 // What the scheduler needs from its owner (the Session wrapper).
@@ -143,6 +144,7 @@ class Scheduler {
   void Reject(Op* op, Napi::Value error);
   void Remove(Op* op);
   void UpdatePoll();
+  void UnparkAll();
   void StartTimer(Op* op);
   void TimedOut(Op* op);
 

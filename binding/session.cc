@@ -665,6 +665,22 @@ Napi::Value Session::State(const Napi::CallbackInfo& info) {
     return d.Promise();                                                         \
   }
 
+// libssh2_session_handshake: any failure leaves the session unusable, so it closes it.
+class Session::HandshakeOp : public Op {
+ public:
+  HandshakeOp(Session* owner, int fd) : Op("libssh2_session_handshake", owner->session_gate(), Op::kHeavy), owner_(owner), fd_(fd) {}
+  int Step(LIBSSH2_SESSION* s) override { return libssh2_session_handshake(s, fd_); }
+  Napi::Value Result(Napi::Env env, int) override {
+    owner_->handshaken_ = true;
+    return env.Undefined();
+  }
+  bool Fatal(int) const override { return true; }
+
+ private:
+  Session* owner_;
+  int fd_;
+};
+
 Napi::Value Session::Handshake(const Napi::CallbackInfo& info) {
   ASYNC_GUARD("libssh2_session_handshake");
   int64_t fd_in;
@@ -684,13 +700,7 @@ Napi::Value Session::Handshake(const Napi::CallbackInfo& info) {
   SetSocketOptions(fd);
   fd_ = fd;
   scheduler_->AttachSocket(fd);
-  auto op = MakeOp("libssh2_session_handshake", session_gate(), Op::kHeavy,
-      [fd](LIBSSH2_SESSION* s) { return libssh2_session_handshake(s, fd); },
-      [this](Napi::Env env, int) {
-        handshaken_ = true;
-        return env.Undefined();
-      });
-  return scheduler_->Enqueue(std::move(op), timeout_ms_);
+  return scheduler_->Enqueue(std::make_unique<HandshakeOp>(this, fd), timeout_ms_);
 }
 
 namespace {

@@ -35,6 +35,7 @@ class Session : public Napi::ObjectWrap<Session>, public SchedulerOwner {
   Napi::FunctionReference password_change_cb;
 
  private:
+  class HandshakeOp;
   static ssize_t SendCallback(libssh2_socket_t fd, const void* buf, size_t len, int flags, void** abstract);
   static ssize_t RecvCallback(libssh2_socket_t fd, void* buf, size_t len, int flags, void** abstract);
   static void TraceHandler(LIBSSH2_SESSION* session, void* context, const char* data, size_t length);
