@@ -66,7 +66,7 @@ describe('handshake transports', () => {
   });
 
   it('a numeric fd from the native non-blocking connect (IPv4, and IPv6 when the fixture has it)', async () => {
-    for (const host of [f.host, f.host6].filter((h): h is string => !!h)) {
+    for (const host of [f.host, f.host6].filter((h) => h !== null) as string[]) {
       const fd = await native.connect(host, f.port, 5000);
       const s = new Session();
       try {
