@@ -5,7 +5,7 @@
  *
  * Builds what is missing (the addon only when absent, so a concurrent build is not disturbed;
  * the C clients with bench/build-c.js), then runs the workloads (default: all) through
- * bench/harness.ts, loaded with the TypeScript require hook of bench/register.js.
+ * bench/harness.ts, loaded with the TypeScript require hook of scripts/register-ts.js.
  */
 const fs = require('fs');
 const path = require('path');
@@ -45,7 +45,7 @@ const { opts, ids } = parseArgs(process.argv.slice(2));
 if (!fs.existsSync(path.join(root, 'build', 'Release', 'node_libssh2.node'))) build('scripts/install.js');
 build('bench/build-c.js');
 
-require('./register');
+require('../scripts/register-ts');
 const { main } = require('./harness.ts');
 const WORKLOADS = { W1: require('./w1.ts').w1 };
 

@@ -95,6 +95,7 @@ void Scheduler::DetachSocket() {
 void Scheduler::Destroy() {
   destroyed_ = true;
   DetachSocket();
+  if (keep_alive_ != nullptr) SetRef(false);
   // Ops still queued belong to a session torn down with its environment: drop them. The one a
   // worker still runs is freed by CompleteWork, which then deletes this object.
   std::vector<Op*> ops(queue_.begin(), queue_.end());
@@ -111,6 +112,13 @@ Napi::Value Scheduler::close_error(Napi::Env env) const {
 
 void Scheduler::SetRef(bool ref) {
   ref_ = ref;
+  if (ref && keep_alive_ == nullptr) {
+    keep_alive_ = new uv_async_t;
+    uv_async_init(loop_, keep_alive_, nullptr);
+  } else if (!ref && keep_alive_ != nullptr) {
+    uv_close(reinterpret_cast<uv_handle_t*>(keep_alive_), [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
+    keep_alive_ = nullptr;
+  }
   if (poll_ != nullptr) {
     if (ref) uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
     else uv_unref(reinterpret_cast<uv_handle_t*>(poll_));

@@ -126,6 +126,8 @@ class Scheduler {
   Napi::Value close_error(Napi::Env env) const;
   bool busy() const { return !queue_.empty(); }
   bool worker_busy() const { return worker_busy_; }
+  // ref(): the session keeps the event loop alive even while idle; unref(): not even while ops
+  // are pending. Default: alive while ops are pending, not while idle.
   void SetRef(bool ref);
 
  private:
@@ -164,6 +166,7 @@ class Scheduler {
   bool closed_ = false;
   bool destroyed_ = false;
   bool ref_ = true;
+  uv_async_t* keep_alive_ = nullptr;  // an active handle while ref() is in effect
   Napi::Reference<Napi::Value> close_error_;
 };
 

@@ -1,4 +1,4 @@
-import { execFileSync } from 'child_process';
+import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
@@ -343,6 +343,22 @@ describe('session behaviour', () => {
     expect(results[1].status).toBe('fulfilled');
     expect(s.userauthAuthenticated()).toBe(true);
     await s.close();
+  });
+
+  it('an idle session does not keep the process alive; ref() makes it, unref() undoes it', () => {
+    const register = path.join(__dirname, '..', 'scripts', 'register-ts.js');
+    const lib = path.join(__dirname, '..', 'lib');
+    const script = (calls: string) => `require(${JSON.stringify(register)});
+      const { Session } = require(${JSON.stringify(lib)});
+      const s = new Session(); ${calls}
+      process.on('exit', () => console.log('exited'));`;
+    const idle = spawnSync(process.execPath, ['-e', script('')], { encoding: 'utf8', timeout: 20000 });
+    expect(idle.stdout.trim()).toBe('exited');
+    expect(idle.status).toBe(0);
+    const reffed = spawnSync(process.execPath, ['-e', script('s.ref();')], { encoding: 'utf8', timeout: 3000 });
+    expect(reffed.signal).toBe('SIGTERM'); // still running when the 3 s limit killed it
+    const unreffed = spawnSync(process.execPath, ['-e', script('s.ref(); s.unref();')], { encoding: 'utf8', timeout: 20000 });
+    expect(unreffed.stdout.trim()).toBe('exited');
   });
 
   it('await using closes the session', async () => {

@@ -1,7 +1,7 @@
 'use strict';
 /**
  * A minimal require hook: `.ts` files are transpiled (no type check) with the project's
- * `typescript` to CommonJS, so the bench runs lib/ and test/fixtures/ from source.
+ * `typescript` to CommonJS, so the bench and child processes of tests run lib/ and test/fixtures/ from source.
  * Type checking is `npm run typecheck` (bench/**\/*.ts is in tsconfig.json).
  */
 const fs = require('fs');
