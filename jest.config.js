@@ -1,8 +1,10 @@
 'use strict';
+const fs = require('fs');
+const path = require('path');
 /** Jest configuration: TypeScript tests, one private sshd per run (test/fixtures/). */
 module.exports = {
   testEnvironment: 'node',
-  roots: ['<rootDir>/test', '<rootDir>/examples'],
+  roots: ['test', 'examples'].filter((d) => fs.existsSync(path.join(__dirname, d))).map((d) => `<rootDir>/${d}`),
   testMatch: ['**/*.test.ts'],
   transform: {
     '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }],

@@ -3,7 +3,8 @@
  * on the same vendored libssh2) and the binding, run interleaved in rounds in the same run;
  * medians, client CPU and the ratio binding/C, written as JSON and Markdown to bench/results/.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { runProgram } from '../test/fixtures/run';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -65,24 +66,10 @@ interface PeerResult {
 }
 
 /** Runs a program (bounded by `timeoutMs`) and resolves to its stdout; rejects on failure. */
-export function runChild(file: string, args: string[], timeoutMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code, sig) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(stdout);
-      else reject(new Error(`${path.basename(file)} exited with ${code ?? sig}: ${stderr.trim()}`));
-    });
-  });
+export async function runChild(file: string, args: string[], timeoutMs: number): Promise<string> {
+  const r = await runProgram(file, args, { timeoutMs });
+  if (r.code !== 0) throw new Error(`${path.basename(file)} exited with ${r.code}: ${r.stderr.trim()}`);
+  return r.stdout;
 }
 
 function quantile(sorted: number[], q: number): number {

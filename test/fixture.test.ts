@@ -4,6 +4,7 @@
  * password, keyboard-interactive and hostbased logins work. Also checks startSshd options and
  * that stopped or orphaned servers leave nothing behind.
  */
+import { runProgram, type RunOptions, type RunResult } from './fixtures/run';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -15,43 +16,12 @@ import type { HostKeyName, SshdFixture, UserKeyName } from './fixtures';
 const SSH = '/usr/bin/ssh';
 const RUN_TIMEOUT_MS = 20_000;
 
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-interface RunOptions {
-  input?: string | Buffer;
-  env?: NodeJS.ProcessEnv;
-  timeoutMs?: number;
-}
 
-/** Runs a program to completion (bounded by a kill timer), never rejecting on failure. */
-function runProgram(file: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? RUN_TIMEOUT_MS);
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(opts.input ?? '');
-  });
-}
 
 /** `ssh <args>` with the given remote command. */
 function ssh(args: string[], command: string[], opts?: RunOptions): Promise<RunResult> {
-  return runProgram(SSH, [...args, ...command], opts);
+  return runProgram(SSH, [...args, ...command], { timeoutMs: RUN_TIMEOUT_MS, ...opts });
 }
 
 /** Replaces (or adds) `-o option=value` in ssh arguments, e.g. to turn BatchMode off. */
