@@ -403,6 +403,7 @@ void Scheduler::RejectAll(Napi::Value error) {
     if ((op->flags() & Op::kTeardown) != 0) continue;
     if (op == worker_op_) {  // rejected when the pool thread hands it back
       op->cancel_error_ = Napi::Reference<Napi::Value>::New(error, 1);
+      op->Cancel();
       continue;
     }
     if (std::find(queue_.begin(), queue_.end(), op) == queue_.end()) continue;

@@ -51,6 +51,8 @@ class Op {
   // Main thread, after a failed Step(): the JS error to report instead of libssh2's, if any
   // (a JS callback threw or rejected). Empty value: use libssh2's.
   virtual Napi::Value JsError(Napi::Env env) { return js_error_.IsEmpty() ? Napi::Value() : js_error_.Value(); }
+  // Main thread: the op was rejected while a pool thread runs its step; unblock any wait.
+  virtual void Cancel() {}
   // Whether `rc` closes the session (connection-level failure). Default: the ConnectionError
   // family and TIMEOUT.
   virtual bool Fatal(int rc) const;

@@ -213,7 +213,7 @@ class KbdOp : public Op {
     call_.Cancel();
     return false;
   }
-  void Cancel() { call_.Cancel(); }
+  void Cancel() override { call_.Cancel(); }
 
  private:
   // One op steps per thread at a time; libssh2 passes the session's abstract (the Session), so
@@ -350,17 +350,17 @@ Session::Session(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Session>(inf
   libssh2_session_callback_set2(session_, LIBSSH2_CALLBACK_RECV, reinterpret_cast<libssh2_cb_generic*>(&RecvCallback));
   scheduler_ = new Scheduler(env_, session_, this);
   napi_add_env_cleanup_hook(env_, CleanupHook, this);
+  cleanup_hook_ = true;
 }
 
 Session::~Session() {
-  if (session_ != nullptr) {
-    napi_remove_env_cleanup_hook(env_, CleanupHook, this);
-    FreeNow();
-  }
+  if (cleanup_hook_) napi_remove_env_cleanup_hook(env_, CleanupHook, this);
+  FreeNow();
 }
 
 void Session::CleanupHook(void* arg) {
   auto* self = static_cast<Session*>(arg);
+  self->cleanup_hook_ = false;  // node removes a hook once it ran
   self->FreeNow();
 }
 
@@ -778,7 +778,10 @@ Napi::Value Session::Free(const Napi::CallbackInfo& info) {
       scheduler_ = nullptr;
     }
     freed_ = true;
-    napi_remove_env_cleanup_hook(env_, CleanupHook, this);
+    if (scheduler_ == nullptr && cleanup_hook_) {
+      napi_remove_env_cleanup_hook(env_, CleanupHook, this);
+      cleanup_hook_ = false;
+    }
     return cb.Env().Undefined();
   });
   return freed.As<Napi::Object>().Get("then").As<Napi::Function>().Call(freed, {finish, finish});

@@ -87,7 +87,7 @@ class Session : public Napi::ObjectWrap<Session>, public SchedulerOwner {
   bool handshaken_ = false;
   bool freeing_ = false;
   bool freed_ = false;
-  bool user_ref_ = false;  // ref() called: keep the loop alive even when idle
+  bool cleanup_hook_ = false;  // registered with napi_add_env_cleanup_hook
   uint32_t timeout_ms_ = 0;
   std::atomic<bool> dead_{false};
   char session_gate_ = 0;

@@ -1,7 +1,7 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import {
-  Session, AuthenticationFailedError, AuthError, FileError, PublickeyUnverifiedError, Libssh2Error,
+  Session, AuthenticationFailedError, AuthError, FileError, Libssh2Error, BadUseError,
 } from '../lib';
 import { fixture, itIfRoot, type UserKeyName } from './fixtures';
 import { handshaken } from './helpers/connect';
@@ -188,6 +188,19 @@ describe('userauth', () => {
         const err = await s.userauthKeyboardInteractive(f.user, () => { throw boom; }).catch((e) => e);
         expect(err).toBe(boom);
       });
+    });
+
+    itIfRoot('free() while a responder never answers: the waiting pool thread is released', async () => {
+      const s = await handshaken();
+      let asked!: () => void;
+      const wasAsked = new Promise<void>((r) => { asked = r; });
+      const pending = s.userauthKeyboardInteractive(f.user, () => {
+        asked();
+        return new Promise<string[]>(() => undefined); // never settles
+      });
+      await wasAsked;
+      await s.free();
+      await expect(pending).rejects.toBeInstanceOf(BadUseError);
     });
 
     itIfRoot('hostbased from file', async () => {
