@@ -127,7 +127,6 @@ class Scheduler {
   bool closed() const { return closed_; }
   Napi::Value close_error(Napi::Env env) const;
   bool busy() const { return !queue_.empty(); }
-  bool worker_busy() const { return worker_busy_; }
   // ref(): the session keeps the event loop alive even while idle; unref(): not even while ops
   // are pending. Default: alive while ops are pending, not while idle.
   void SetRef(bool ref);

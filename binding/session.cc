@@ -375,7 +375,6 @@ void Session::FreeNow() {
     session_ = nullptr;
   }
   CloseFd();
-  freed_ = true;
 }
 
 void Session::CloseFd() {
@@ -777,7 +776,6 @@ Napi::Value Session::Free(const Napi::CallbackInfo& info) {
       scheduler_->Destroy();
       scheduler_ = nullptr;
     }
-    freed_ = true;
     if (scheduler_ == nullptr && cleanup_hook_) {
       napi_remove_env_cleanup_hook(env_, CleanupHook, this);
       cleanup_hook_ = false;

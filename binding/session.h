@@ -86,7 +86,6 @@ class Session : public Napi::ObjectWrap<Session>, public SchedulerOwner {
   int fd_ = -1;
   bool handshaken_ = false;
   bool freeing_ = false;
-  bool freed_ = false;
   bool cleanup_hook_ = false;  // registered with napi_add_env_cleanup_hook
   uint32_t timeout_ms_ = 0;
   std::atomic<bool> dead_{false};
