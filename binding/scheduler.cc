@@ -228,10 +228,7 @@ void Scheduler::RunOnce(bool* progressed, bool* dispatched) {
     size_t before = queue_.size();
     RunStep(op, session_, &op->rc_, &op->error_message_, &op->want_write_);
     AfterStep(op);
-    if (queue_.size() < before) {
-      *progressed = true;
-      UnparkAll();  // libssh2 may already hold what a parked op waits for (PITFALLS 14)
-    }
+    if (queue_.size() < before) *progressed = true;
   }
 }
 
@@ -255,9 +252,7 @@ void Scheduler::CompleteWork(napi_env env, napi_status, void* data) {
     return;
   }
   // napi runs this callback inside a handle scope and callback scope.
-  size_t before = self->queue_.size();
   self->AfterStep(op);
-  if (self->queue_.size() < before) self->UnparkAll();
   self->Pump();
 }
 
@@ -321,6 +316,9 @@ void Scheduler::Remove(Op* op) {
   }
   delete op->deferred_;
   delete op;
+  // After any op leaves the queue every parked op steps once more: libssh2 may already hold what
+  // it waits for in its own buffers (PITFALLS 14).
+  UnparkAll();
   if (queue_.empty() && !destroyed_) owner_->OnBusy(false);
 }
 
@@ -328,8 +326,9 @@ void Scheduler::UpdatePoll() {
   if (poll_ == nullptr) return;
   int events = 0;
   if (!closed_ && !worker_busy_) {
+    // Every op that has stepped and is still queued waits on the socket (unless on JS).
     for (Op* op : queue_) {
-      if (!op->parked_ || op->waiting_js_) continue;
+      if (!op->started_ || op->waiting_js_) continue;
       events |= UV_READABLE;
       if (op->want_write_) events |= UV_WRITABLE;
     }

@@ -1,7 +1,5 @@
 #include "session.h"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <fcntl.h>
@@ -12,6 +10,7 @@
 
 #include "errors.h"
 #include "jscall.h"
+#include "transport.h"
 
 namespace node_libssh2 {
 
@@ -92,13 +91,6 @@ std::unique_ptr<Op> MakeOp(const char* fn, const void* gate, unsigned flags, Ste
 template <typename StepFn>
 std::unique_ptr<Op> MakeOp(const char* fn, const void* gate, unsigned flags, StepFn step) {
   return MakeOp(fn, gate, flags, std::move(step), [](Napi::Env env, int) { return env.Undefined(); });
-}
-
-void SetSocketOptions(int fd) {
-  int one = 1;
-  // Errors are fine: a unix socketpair has no TCP options.
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
 }
 
 // ---- ops with callbacks
@@ -282,9 +274,9 @@ void PasswordChange(LIBSSH2_SESSION* session, char** newpw, int* newpw_len, void
   auto* self = static_cast<Session*>(*abstract);
   *newpw = nullptr;
   *newpw_len = 0;
-  if (self == nullptr || self->password_change_cb.IsEmpty()) return;
-  Napi::Env env = self->password_change_cb.Env();
-  Napi::Value v = self->password_change_cb.Call({});
+  if (self == nullptr || self->password_change_cb == nullptr) return;
+  Napi::Env env = self->password_change_cb->Env();
+  Napi::Value v = self->password_change_cb->Call({});
   if (env.IsExceptionPending()) {
     env.GetAndClearPendingException();
     return;
@@ -840,10 +832,10 @@ Napi::Value Session::UserauthPassword(const Napi::CallbackInfo& info) {
                    : std::shared_ptr<Napi::FunctionReference>();
   auto op = MakeOp("libssh2_userauth_password_ex", session_gate(), 0,
       [this, user, password, cb](LIBSSH2_SESSION* s) {
-        if (cb) password_change_cb = Napi::Persistent(cb->Value());
+        password_change_cb = cb.get();
         int rc = libssh2_userauth_password_ex(s, user.c_str(), static_cast<unsigned>(user.size()), password.c_str(),
                                               static_cast<unsigned>(password.size()), cb ? &PasswordChange : nullptr);
-        password_change_cb.Reset();
+        password_change_cb = nullptr;
         return rc;
       });
   return scheduler_->Enqueue(std::move(op), timeout_ms_);

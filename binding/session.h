@@ -31,8 +31,8 @@ class Session : public Napi::ObjectWrap<Session>, public SchedulerOwner {
   void AfterSteps() override;
   void OnClosed() override;
 
-  // The JS callback a running userauth op wants libssh2's callbacks to reach (main thread).
-  Napi::FunctionReference password_change_cb;
+  // The password-change callback of the userauth_password step running now (main thread).
+  Napi::FunctionReference* password_change_cb = nullptr;
 
  private:
   class HandshakeOp;

@@ -57,12 +57,6 @@ struct Connect {
   }
 };
 
-void SetOptions(int fd) {
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
-}
-
 // connect(ip, port, timeoutMs): Promise<fd>. `ip` is a numeric IPv4 or IPv6 address (names are
 // resolved in TypeScript with dns.lookup). The socket is non-blocking with TCP_NODELAY and
 // SO_KEEPALIVE set; the caller owns the returned fd.
@@ -103,7 +97,7 @@ Napi::Value ConnectJs(const Napi::CallbackInfo& info) {
     return d.Promise();
   };
   if (fd < 0) return fail_now(errno, "socket");
-  SetOptions(fd);
+  SetSocketOptions(fd);
   int rc = connect(fd, reinterpret_cast<sockaddr*>(&addr), len);
   if (rc != 0 && errno != EINPROGRESS) {
     int err = errno;
@@ -157,6 +151,12 @@ Napi::Value CloseFdJs(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+void SetSocketOptions(int fd) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+}
 
 void InitTransport(Napi::Env env, Napi::Object exports) {
   exports.Set("connect", Napi::Function::New(env, ConnectJs, "connect"));

@@ -8,4 +8,8 @@ namespace node_libssh2 {
 
 void InitTransport(Napi::Env env, Napi::Object exports);
 
+// TCP_NODELAY and SO_KEEPALIVE on every session socket (errors ignored: a unix socketpair has
+// no TCP options).
+void SetSocketOptions(int fd);
+
 }  // namespace node_libssh2
