@@ -5,6 +5,7 @@
 
 #include "common.h"
 #include "errors.h"
+#include "channel.h"
 #include "session.h"
 #include "transport.h"
 
@@ -94,6 +95,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("makeError", Napi::Function::New(env, MakeErrorJs, "makeError"));
   exports.Set("constantsTable", Napi::Function::New(env, ConstantsTable, "constantsTable"));
   exports.Set("Session", Session::Init(env));
+  Napi::Function channel = Channel::Init(env);
+  GetAddonData(env)->channelCtor = Napi::Persistent(channel);
+  exports.Set("Channel", channel);
   InitTransport(env, exports);
   return exports;
 }

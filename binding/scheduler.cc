@@ -46,12 +46,15 @@ struct Scheduler::Work {
 namespace {
 
 // Runs one Step() and records what the main thread needs afterwards. Any thread.
-void RunStep(Op* op, LIBSSH2_SESSION* session, int* rc, std::string* message, bool* want_write) {
+void RunStep(Op* op, LIBSSH2_SESSION* session, int* rc, std::string* message, bool* want_write,
+             bool* blocked_out) {
   *rc = op->Step(session);
   if (*rc == LIBSSH2_ERROR_EAGAIN) {
     int bd = libssh2_session_block_directions(session);
-    // bd == 0 after EAGAIN happens on the "address is different" path: poll both (PITFALLS 12).
-    *want_write = bd == 0 || (bd & LIBSSH2_SESSION_BLOCK_OUTBOUND) != 0;
+    // bd == 0 after EAGAIN happens on the "address is different" path (another op holds the
+    // half-sent packet): poll both directions (PITFALLS 12), but this op does not own it.
+    *blocked_out = (bd & LIBSSH2_SESSION_BLOCK_OUTBOUND) != 0;
+    *want_write = bd == 0 || *blocked_out;
   } else if (*rc < 0) {
     char* msg = nullptr;
     int len = 0;
@@ -96,6 +99,12 @@ void Scheduler::Destroy() {
   destroyed_ = true;
   DetachSocket();
   if (keep_alive_ != nullptr) SetRef(false);
+  if (later_ != nullptr) {
+    later_->data = nullptr;
+    uv_timer_stop(later_);
+    uv_close(reinterpret_cast<uv_handle_t*>(later_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    later_ = nullptr;
+  }
   // Ops still queued belong to a session torn down with its environment: drop them. The one a
   // worker still runs is freed by CompleteWork, which then deletes this object.
   std::vector<Op*> ops(queue_.begin(), queue_.end());
@@ -147,6 +156,24 @@ Napi::Value Scheduler::Enqueue(std::unique_ptr<Op> owned, uint32_t timeout_ms) {
   StartTimer(op);
   Pump();
   return promise;
+}
+
+void Scheduler::EnqueueDetached(std::unique_ptr<Op> owned, uint32_t timeout_ms) {
+  Op* op = owned.release();
+  op->scheduler_ = this;
+  op->timeout_ms_ = timeout_ms;
+  queue_.push_back(op);
+  if (queue_.size() == 1) owner_->OnBusy(true);
+  StartTimer(op);
+  if (later_ == nullptr) {
+    later_ = new uv_timer_t;
+    uv_timer_init(loop_, later_);
+    later_->data = this;
+  }
+  uv_timer_start(later_, [](uv_timer_t* h) {
+    auto* self = static_cast<Scheduler*>(h->data);
+    if (self != nullptr) self->PumpFromLoop();
+  }, 0, 0);
 }
 
 void Scheduler::Wake(Op* op) {
@@ -207,7 +234,7 @@ void Scheduler::RunOnce(bool* progressed, bool* dispatched) {
     }
     // A parked op waits for the socket (or JS); it steps again after readiness or after any
     // other op completed (UnparkAll), never in a busy loop.
-    if (behind_gate || op->waiting_js_ || op->parked_) continue;
+    if (behind_gate || op->waiting_js_ || op->parked_ || !op->Ready()) continue;
     if (closed_ && (op->flags() & Op::kTeardown) == 0) continue;
     op->started_ = true;
     if (op->flags() & Op::kHeavy) {
@@ -226,7 +253,7 @@ void Scheduler::RunOnce(bool* progressed, bool* dispatched) {
       return;
     }
     size_t before = queue_.size();
-    RunStep(op, session_, &op->rc_, &op->error_message_, &op->want_write_);
+    RunStep(op, session_, &op->rc_, &op->error_message_, &op->want_write_, &op->blocked_out_);
     AfterStep(op);
     if (queue_.size() < before) *progressed = true;
   }
@@ -235,7 +262,7 @@ void Scheduler::RunOnce(bool* progressed, bool* dispatched) {
 void Scheduler::ExecuteWork(napi_env, void* data) {
   auto* work = static_cast<Work*>(data);
   Op* op = work->op;
-  RunStep(op, work->self->session_, &op->rc_, &op->error_message_, &op->want_write_);
+  RunStep(op, work->self->session_, &op->rc_, &op->error_message_, &op->want_write_, &op->blocked_out_);
 }
 
 void Scheduler::CompleteWork(napi_env env, napi_status, void* data) {
@@ -268,7 +295,7 @@ void Scheduler::AfterStep(Op* op) {
   }
   if (rc == LIBSSH2_ERROR_EAGAIN) {
     op->parked_ = true;
-    if (!op->waiting_js_ && op->want_write_) send_owner_ = op;
+    if (!op->waiting_js_ && op->blocked_out_) send_owner_ = op;
     else if (send_owner_ == op) send_owner_ = nullptr;
     if (op->timed_out_) TimedOut(op);
     return;
@@ -292,15 +319,16 @@ void Scheduler::AfterStep(Op* op) {
 void Scheduler::Complete(Op* op) {
   Napi::Value value = op->Result(env_, op->rc_);
   if (env_.IsExceptionPending()) {
-    op->deferred_->Reject(env_.GetAndClearPendingException().Value());
-  } else {
+    Napi::Value error = env_.GetAndClearPendingException().Value();
+    if (op->deferred_ != nullptr) op->deferred_->Reject(error);
+  } else if (op->deferred_ != nullptr) {
     op->deferred_->Resolve(value);
   }
   Remove(op);
 }
 
 void Scheduler::Reject(Op* op, Napi::Value error) {
-  op->deferred_->Reject(error);
+  if (op->deferred_ != nullptr) op->deferred_->Reject(error);
   Remove(op);
 }
 
@@ -328,7 +356,7 @@ void Scheduler::UpdatePoll() {
   if (!closed_ && !worker_busy_) {
     // Every op that has stepped and is still queued waits on the socket (unless on JS).
     for (Op* op : queue_) {
-      if (!op->started_ || op->waiting_js_) continue;
+      if (!op->started_ || op->waiting_js_ || !op->Ready()) continue;
       events |= UV_READABLE;
       if (op->want_write_) events |= UV_WRITABLE;
     }
@@ -375,7 +403,7 @@ void Scheduler::OnTimer(uv_timer_t* handle) {
 
 void Scheduler::TimedOut(Op* op) {
   op->timed_out_ = false;
-  if (op->Expire()) {  // the op finishes on its own (teardown switches to dead I/O)
+  if (op->Expire(op == send_owner_)) {  // the op finishes on its own (teardown switches to dead I/O)
     op->parked_ = false;
     return;
   }
@@ -394,6 +422,17 @@ void Scheduler::Fail(Napi::Value error) {
   close_error_ = Napi::Reference<Napi::Value>::New(error, 1);
   owner_->OnClosed();
   RejectAll(error);
+}
+
+void Scheduler::RejectFor(const void* target, Napi::Value error) {
+  std::vector<Op*> ops(queue_.begin(), queue_.end());
+  for (Op* op : ops) {
+    if (op->target() != target || op == worker_op_ || op == send_owner_) continue;
+    if (op->started_ && (op->flags() & Op::kAbandonable) == 0) continue;
+    if ((op->flags() & Op::kTeardown) != 0) continue;
+    Reject(op, error);
+  }
+  UpdatePoll();
 }
 
 void Scheduler::RejectAll(Napi::Value error) {

@@ -45,9 +45,14 @@ class Op {
   // Main thread: true when an EAGAIN from Step() waits for something other than the socket
   // (a JS promise): the op is then skipped until Wake() is called.
   bool waiting_js() const { return waiting_js_; }
+  // The object the op works on (a channel), for Scheduler::RejectFor.
+  virtual const void* target() const { return nullptr; }
+  // Main thread: false while the op must not step yet (waits for other ops to finish).
+  virtual bool Ready() const { return true; }
   // Main thread, when the op's timer fires: return true if the op handles the timeout itself
   // (teardown switches the session to dead I/O and finishes); false rejects with TimeoutError.
-  virtual bool Expire() { return false; }
+  // `holds_partial_send`: the op left a half-sent packet that only it can finish.
+  virtual bool Expire(bool holds_partial_send) { return false; }
   // Main thread, after a failed Step(): the JS error to report instead of libssh2's, if any
   // (a JS callback threw or rejected). Empty value: use libssh2's.
   virtual Napi::Value JsError(Napi::Env env) { return js_error_.IsEmpty() ? Napi::Value() : js_error_.Value(); }
@@ -82,7 +87,8 @@ class Op {
   int rc_ = LIBSSH2_ERROR_EAGAIN;
   bool parked_ = false;
   bool started_ = false;
-  bool want_write_ = false;
+  bool want_write_ = false;    // poll for writability too (bd OUTBOUND, or bd 0: unknown)
+  bool blocked_out_ = false;   // libssh2 reported OUTBOUND: this op holds a half-sent packet
   bool timed_out_ = false;
   std::string error_message_;  // libssh2_session_last_error, captured by the stepping thread
   Napi::Reference<Napi::Value> cancel_error_;  // rejected while a pool thread ran it
@@ -114,6 +120,9 @@ class Scheduler {
   // Queues an op and returns its promise. On a closed session (except teardown ops) the
   // promise rejects with the error that closed it. `timeout_ms` 0 = none.
   Napi::Value Enqueue(std::unique_ptr<Op> op, uint32_t timeout_ms);
+  // Queues an op nobody waits for (a finalizer's free): no promise, and it first steps on the
+  // next loop iteration, so this may be called where JS must not run.
+  void EnqueueDetached(std::unique_ptr<Op> op, uint32_t timeout_ms);
   // Main thread: resume an op that was waiting on JS (see Op::waiting_js).
   void Wake(Op* op);
   // Runs every runnable op until none progresses, then arms the poll. Re-entrancy safe.
@@ -123,6 +132,9 @@ class Scheduler {
   void Fail(Napi::Value error);
   // Rejects every pending op with `error` without closing (session being freed).
   void RejectAll(Napi::Value error);
+  // Rejects the ops on `target` that can be dropped cleanly (not started, or parked and
+  // abandonable); the others finish first (a channel being freed).
+  void RejectFor(const void* target, Napi::Value error);
 
   bool closed() const { return closed_; }
   Napi::Value close_error(Napi::Env env) const;
@@ -168,6 +180,7 @@ class Scheduler {
   bool destroyed_ = false;
   bool ref_ = true;
   uv_async_t* keep_alive_ = nullptr;  // an active handle while ref() is in effect
+  uv_timer_t* later_ = nullptr;        // EnqueueDetached's deferred pump
   Napi::Reference<Napi::Value> close_error_;
 };
 

@@ -8,90 +8,15 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "channel.h"
 #include "errors.h"
 #include "jscall.h"
+#include "util.h"
 #include "transport.h"
 
 namespace node_libssh2 {
 
 namespace {
-
-// ---- argument helpers (lib/session.ts validates types; these only keep the addon safe)
-
-bool ArgString(const Napi::CallbackInfo& info, size_t i, std::string* out, const char* what) {
-  if (!info[i].IsString()) {
-    Napi::TypeError::New(info.Env(), std::string(what) + " must be a string").ThrowAsJavaScriptException();
-    return false;
-  }
-  *out = info[i].As<Napi::String>().Utf8Value();
-  return true;
-}
-
-// An optional string: undefined/null -> has = false.
-bool ArgOptString(const Napi::CallbackInfo& info, size_t i, std::string* out, bool* has, const char* what) {
-  *has = false;
-  if (info[i].IsUndefined() || info[i].IsNull()) return true;
-  if (!ArgString(info, i, out, what)) return false;
-  *has = true;
-  return true;
-}
-
-bool ArgBytes(const Napi::CallbackInfo& info, size_t i, std::string* out, bool* has, const char* what) {
-  *has = false;
-  if (info[i].IsUndefined() || info[i].IsNull()) return true;
-  if (info[i].IsBuffer()) {
-    auto b = info[i].As<Napi::Buffer<char>>();
-    out->assign(b.Data(), b.Length());
-  } else if (info[i].IsString()) {
-    *out = info[i].As<Napi::String>().Utf8Value();
-  } else {
-    Napi::TypeError::New(info.Env(), std::string(what) + " must be a Buffer or a string").ThrowAsJavaScriptException();
-    return false;
-  }
-  *has = true;
-  return true;
-}
-
-bool ArgInt(const Napi::CallbackInfo& info, size_t i, int64_t* out, const char* what) {
-  if (!info[i].IsNumber()) {
-    Napi::TypeError::New(info.Env(), std::string(what) + " must be a number").ThrowAsJavaScriptException();
-    return false;
-  }
-  *out = info[i].As<Napi::Number>().Int64Value();
-  return true;
-}
-
-char* DupForLibssh2(const std::string& s) {
-  // The session allocator is libc's (libssh2_session_init_ex with NULL allocators).
-  char* p = static_cast<char*>(std::malloc(s.size() + 1));
-  if (p != nullptr) std::memcpy(p, s.data(), s.size() + 1);
-  return p;
-}
-
-// ---- generic op: a step lambda and a result lambda (ops that differ only in the call)
-
-template <typename StepFn, typename ResultFn>
-class FnOp : public Op {
- public:
-  FnOp(const char* fn, const void* gate, unsigned flags, StepFn step, ResultFn result)
-      : Op(fn, gate, flags), step_(std::move(step)), result_(std::move(result)) {}
-  int Step(LIBSSH2_SESSION* s) override { return step_(s); }
-  Napi::Value Result(Napi::Env env, int rc) override { return result_(env, rc); }
-
- private:
-  StepFn step_;
-  ResultFn result_;
-};
-
-template <typename StepFn, typename ResultFn>
-std::unique_ptr<Op> MakeOp(const char* fn, const void* gate, unsigned flags, StepFn step, ResultFn result) {
-  return std::make_unique<FnOp<StepFn, ResultFn>>(fn, gate, flags, std::move(step), std::move(result));
-}
-
-template <typename StepFn>
-std::unique_ptr<Op> MakeOp(const char* fn, const void* gate, unsigned flags, StepFn step) {
-  return MakeOp(fn, gate, flags, std::move(step), [](Napi::Env env, int) { return env.Undefined(); });
-}
 
 // ---- ops with callbacks
 
@@ -201,7 +126,7 @@ class KbdOp : public Op {
     if (rc < 0 && rc != LIBSSH2_ERROR_EAGAIN && failed_) return LIBSSH2_ERROR_AUTHENTICATION_FAILED;
     return rc;
   }
-  bool Expire() override {
+  bool Expire(bool holds_partial_send) override {
     call_.Cancel();
     return false;
   }
@@ -325,6 +250,7 @@ Napi::Function Session::Init(Napi::Env env) {
       InstanceMethod<&Session::UserauthPublickey>("userauthPublickey"),
       InstanceMethod<&Session::UserauthKeyboardInteractive>("userauthKeyboardInteractive"),
       InstanceMethod<&Session::UserauthHostbasedFromfile>("userauthHostbasedFromfile"),
+      InstanceMethod<&Session::OpenSession>("openSession"),
   });
 }
 
@@ -356,7 +282,27 @@ void Session::CleanupHook(void* arg) {
   self->FreeNow();
 }
 
+void Session::InvalidateChildren() {
+  for (Channel* c : channels_) c->Invalidate();
+  channels_.clear();
+  orphans_.clear();
+}
+
+void Session::FreeOrphan(LIBSSH2_CHANNEL* raw) {
+  if (session_ == nullptr || scheduler_ == nullptr) return;
+  orphans_.insert(raw);
+  auto op = MakeOp("libssh2_channel_free", nullptr, Op::kTeardown | Op::kAbandonable,
+      [this, raw](LIBSSH2_SESSION*) {
+        if (orphans_.count(raw) == 0) return 0;  // the session freed it meanwhile
+        int rc = libssh2_channel_free(raw);
+        if (rc != LIBSSH2_ERROR_EAGAIN) orphans_.erase(raw);
+        return rc;
+      });
+  scheduler_->EnqueueDetached(std::move(op), kChannelFreeLimitMs);
+}
+
 void Session::FreeNow() {
+  InvalidateChildren();
   if (scheduler_ != nullptr) {
     scheduler_->Destroy();
     scheduler_ = nullptr;
@@ -703,7 +649,7 @@ class TeardownOp : public Op {
   TeardownOp(const char* fn, const void* gate, Session* owner, StepFn step)
       : Op(fn, gate, Op::kTeardown), owner_(owner), step_(std::move(step)) {}
   int Step(LIBSSH2_SESSION* s) override { return step_(s); }
-  bool Expire() override {
+  bool Expire(bool holds_partial_send) override {
     owner_->set_dead();
     return true;
   }
@@ -750,6 +696,7 @@ Napi::Value Session::Free(const Napi::CallbackInfo& info) {
   // Pending ops cannot finish once the session is gone.
   scheduler_->RejectAll(MakeBadUse(env, "the session was freed", "libssh2_session_free"));
   auto step = [this](LIBSSH2_SESSION* s) {
+    InvalidateChildren();  // libssh2_session_free frees every channel
     int rc = libssh2_session_free(s);
     if (rc == 0) session_ = nullptr;
     return rc;
@@ -759,6 +706,7 @@ Napi::Value Session::Free(const Napi::CallbackInfo& info) {
   // After the free op: release the socket and the queue.
   Napi::Function finish = Napi::Function::New(env, [this](const Napi::CallbackInfo& cb) {
     if (session_ != nullptr) {  // the free step failed: finish on dead I/O
+      InvalidateChildren();
       set_dead();
       libssh2_session_free(session_);
       session_ = nullptr;
@@ -915,6 +863,24 @@ Napi::Value Session::UserauthHostbasedFromfile(const Napi::CallbackInfo& info) {
             has_pass ? pass.c_str() : nullptr, host.c_str(), static_cast<unsigned>(host.size()), local.c_str(),
             static_cast<unsigned>(local.size()));
       });
+  return scheduler_->Enqueue(std::move(op), timeout_ms_);
+}
+
+Napi::Value Session::OpenSession(const Napi::CallbackInfo& info) {
+  ASYNC_GUARD("libssh2_channel_open_ex");
+  int64_t window = LIBSSH2_CHANNEL_WINDOW_DEFAULT, packet = LIBSSH2_CHANNEL_PACKET_DEFAULT;
+  if (!info[0].IsUndefined() && !ArgInt(info, 0, &window, "windowSize")) return env.Undefined();
+  if (!info[1].IsUndefined() && !ArgInt(info, 1, &packet, "packetSize")) return env.Undefined();
+  auto opened = std::make_shared<LIBSSH2_CHANNEL*>(nullptr);
+  auto op = MakeOp("libssh2_channel_open_ex", session_gate(), 0,
+      [opened, window, packet](LIBSSH2_SESSION* s) {
+        *opened = libssh2_channel_open_ex(s, "session", sizeof "session" - 1, static_cast<uint32_t>(window),
+                                          static_cast<uint32_t>(packet), nullptr, 0);
+        if (*opened != nullptr) return 0;
+        int rc = libssh2_session_last_errno(s);
+        return rc == 0 ? LIBSSH2_ERROR_CHANNEL_FAILURE : rc;
+      },
+      [this, opened](Napi::Env env, int) { return Channel::NewInstance(env, this, *opened); });
   return scheduler_->Enqueue(std::move(op), timeout_ms_);
 }
 

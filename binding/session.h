@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,13 @@
 #include "scheduler.h"
 
 namespace node_libssh2 {
+
+class Channel;
+
+// libssh2_channel_free waits for the peer's CLOSE, which sshd sends only once the command
+// ended: past this limit the free is dropped and the channel stays in libssh2's list until the
+// session is freed.
+constexpr uint32_t kChannelFreeLimitMs = 2000;
 
 class Session : public Napi::ObjectWrap<Session>, public SchedulerOwner {
  public:
@@ -22,6 +30,16 @@ class Session : public Napi::ObjectWrap<Session>, public SchedulerOwner {
   Scheduler* scheduler() const { return scheduler_; }
   // The gate of session-wide libssh2 state machines (open, userauth, disconnect, ...).
   const void* session_gate() const { return &session_gate_; }
+  // One channel at a time may wait for CHANNEL_SUCCESS/FAILURE (PITFALLS 5).
+  const void* setup_gate() const { return &setup_gate_; }
+  Napi::Object js_object() { return Value(); }
+
+  // Channel registry: freeing the session invalidates live channels first; channels whose JS
+  // object was collected are freed by a detached op, unless the session went first.
+  void AddChannel(Channel* c) { channels_.insert(c); }
+  void RemoveChannel(Channel* c) { channels_.erase(c); }
+  void FreeOrphan(LIBSSH2_CHANNEL* raw);
+  bool TakeOrphan(LIBSSH2_CHANNEL* raw) { return orphans_.erase(raw) > 0; }
   uint32_t timeout_ms() const { return timeout_ms_; }
   bool dead() const { return dead_.load(); }
   void set_dead() { dead_.store(true); }
@@ -80,6 +98,8 @@ class Session : public Napi::ObjectWrap<Session>, public SchedulerOwner {
   Napi::Value UserauthPublickey(const Napi::CallbackInfo& info);
   Napi::Value UserauthKeyboardInteractive(const Napi::CallbackInfo& info);
   Napi::Value UserauthHostbasedFromfile(const Napi::CallbackInfo& info);
+  Napi::Value OpenSession(const Napi::CallbackInfo& info);
+  void InvalidateChildren();
 
   LIBSSH2_SESSION* session_ = nullptr;
   Scheduler* scheduler_ = nullptr;
@@ -90,6 +110,9 @@ class Session : public Napi::ObjectWrap<Session>, public SchedulerOwner {
   uint32_t timeout_ms_ = 0;
   std::atomic<bool> dead_{false};
   char session_gate_ = 0;
+  char setup_gate_ = 0;
+  std::set<Channel*> channels_;
+  std::set<LIBSSH2_CHANNEL*> orphans_;
   Napi::Env env_;
 
   std::mutex trace_mutex_;

@@ -10,6 +10,8 @@ export * from './constants';
 export * from './errors';
 export { constants, errors };
 export { Session } from './session';
+export { Channel } from './channel';
+export type { ExitSignal } from './channel';
 export type { Transport, KbdPrompt, KbdResponder, SignCallback } from './session';
 
 /** `libssh2_version(0)`: the version of the libssh2 compiled into the addon, e.g. `'1.11.1'`. */

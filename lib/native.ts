@@ -39,6 +39,35 @@ export interface NativeSession {
   userauthPublickey(user: string, blob: Buffer, sign: (data: Buffer) => Buffer | Promise<Buffer>): Promise<void>;
   userauthKeyboardInteractive(user: string, responder: (...args: never[]) => unknown): Promise<void>;
   userauthHostbasedFromfile(user: string, priv: string, host: string, pass?: string, pub?: string, local?: string): Promise<void>;
+  openSession(windowSize?: number, packetSize?: number): Promise<NativeChannel>;
+}
+
+/** The native half of `Channel` (binding/channel.cc); lib/channel.ts checks arguments first. */
+export interface NativeChannel {
+  isFreed(): boolean;
+  eof(): boolean;
+  getExitStatus(): number | null;
+  getExitSignal(): { signal: string | null; message: string | null; lang: string | null };
+  windowRead(): { window: number; readAvail: number; windowSizeInitial: number };
+  windowWrite(): { window: number; windowSizeInitial: number };
+  setenv(name: string, value: string): Promise<void>;
+  requestPty(term: string, modes?: Buffer, width?: number, height?: number): Promise<void>;
+  requestPtySize(width: number, height: number, widthPx?: number, heightPx?: number): Promise<void>;
+  processStartup(request: string, message?: Buffer): Promise<void>;
+  x11Req(screen: number, single: boolean, proto?: string, cookie?: string): Promise<void>;
+  requestAuthAgent(): Promise<void>;
+  signal(name: string): Promise<void>;
+  read(size: number, stream: number): Promise<Buffer>;
+  readInto(buf: Buffer, stream: number): Promise<number>;
+  write(data: Buffer, stream: number): Promise<number>;
+  flush(stream: number): Promise<number>;
+  sendEof(): Promise<void>;
+  waitEof(): Promise<void>;
+  close(): Promise<void>;
+  waitClosed(): Promise<void>;
+  free(): Promise<void>;
+  receiveWindowAdjust(adjustment: number, force: boolean): Promise<number>;
+  handleExtendedData(mode: number): Promise<void>;
 }
 
 /** The functions and classes the addon exports (grows with each native class). */

@@ -6,6 +6,7 @@ import * as net from 'net';
 import type { Duplex } from 'stream';
 import { native, type NativeSession } from './native';
 import { createError, type Libssh2Error } from './errors';
+import { Channel } from './channel';
 import { LIBSSH2_ERROR_BAD_USE, SSH_DISCONNECT_BY_APPLICATION } from './constants';
 
 /** What `handshake()` accepts as a transport. */
@@ -420,6 +421,15 @@ export class Session {
       checkString(username, 'username');
       if (typeof responder !== 'function') throw new TypeError('responder must be a function');
       return this.native.userauthKeyboardInteractive(username, responder);
+    });
+  }
+
+  /** `libssh2_channel_open_session()` (`libssh2_channel_open_ex` with type "session"). */
+  openSession(windowSize?: number, packetSize?: number): Promise<Channel> {
+    return this.#run('libssh2_channel_open_ex', async () => {
+      if (windowSize !== undefined) checkInt(windowSize, 'windowSize', 1, 0x7fffffff);
+      if (packetSize !== undefined) checkInt(packetSize, 'packetSize', 1, 0x7fffffff);
+      return new Channel(this, await this.native.openSession(windowSize, packetSize));
     });
   }
 

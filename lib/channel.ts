@@ -1,0 +1,318 @@
+/**
+ * `Channel`: one `LIBSSH2_CHANNEL` (`libssh2_channel_*`).
+ *
+ * Reading without deadlocks: stdout and stderr share one receive window, and libssh2 credits it
+ * back only as you read. A command that writes much to stderr while you only read stdout stalls
+ * once the window is full (LIBSSH2-PITFALLS.md item 16). Keep a read pending on both streams
+ * (two reads, one per stream, may be pending at once), or merge them with
+ * `handleExtendedData(LIBSSH2_CHANNEL_EXTENDED_DATA_MERGE)`. A stream is at EOF when `read()`
+ * on it resolves to an empty Buffer.
+ */
+import type { Session } from './session';
+import type { NativeChannel } from './native';
+import { createError, type Libssh2Error } from './errors';
+import { LIBSSH2_ERROR_BAD_USE, SSH_EXTENDED_DATA_STDERR } from './constants';
+
+const MAX_READ = 1 << 30;
+
+function badUse(message: string, fn: string): Libssh2Error {
+  return createError(LIBSSH2_ERROR_BAD_USE, fn, message);
+}
+
+function checkString(value: unknown, name: string): asserts value is string {
+  if (typeof value !== 'string') throw new TypeError(`${name} must be a string`);
+}
+
+function checkInt(value: unknown, name: string, min: number, max: number): asserts value is number {
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`${name} must be an integer`);
+  if (value < min || value > max) throw new RangeError(`${name} must be between ${min} and ${max}`);
+}
+
+function toBuffer(data: Buffer | Uint8Array | string, name: string): Buffer {
+  if (typeof data === 'string') return Buffer.from(data, 'utf8');
+  if (data instanceof Uint8Array) return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  throw new TypeError(`${name} must be a Buffer, a Uint8Array or a string`);
+}
+
+/** `libssh2_channel_get_exit_signal()`: the signal name without "SIG", or null. */
+export interface ExitSignal {
+  signal: string | null;
+  message: string | null;
+  lang: string | null;
+}
+
+/**
+ * An SSH channel, from `session.openSession()`. Async methods return Promises; the channel
+ * keeps its session alive. After `close()`, methods that send reject with `BadUseError`;
+ * after `free()`, every method does.
+ */
+export class Channel {
+  /** @internal */
+  readonly native: NativeChannel;
+  /** The session this channel belongs to. */
+  readonly session: Session;
+  #closing: Promise<void> | undefined;
+  #freeing: Promise<void> | undefined;
+
+  /** @internal Channels come from Session methods. */
+  constructor(session: Session, native: NativeChannel) {
+    this.session = session;
+    this.native = native;
+  }
+
+  /** True once `close()` was called. */
+  get closed(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  #check(fn: string, sends: boolean): void {
+    if (this.#freeing || this.native.isFreed()) throw badUse('the channel has been freed', fn);
+    if (sends && this.#closing) throw badUse('the channel is closed', fn);
+    if (!this.session.getBlocking()) throw badUse(`${fn}: the session is in non-blocking mode; use the …Nb() method`, fn);
+  }
+
+  #run<T>(fn: string, sends: boolean, body: () => Promise<T>): Promise<T> {
+    try {
+      this.#check(fn, sends);
+      return body();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  #sync<T>(fn: string, body: () => T): T {
+    if (this.#freeing || this.native.isFreed()) throw badUse('the channel has been freed', fn);
+    return body();
+  }
+
+  // ---- setup ----------------------------------------------------------------------------
+
+  /** `libssh2_channel_setenv_ex()`: the server accepts only names its AcceptEnv lists. */
+  setenv(name: string, value: string): Promise<void> {
+    return this.#run('libssh2_channel_setenv_ex', true, () => {
+      checkString(name, 'name');
+      checkString(value, 'value');
+      return this.native.setenv(name, value);
+    });
+  }
+
+  /**
+   * `libssh2_channel_request_pty_ex()`: `modes` is the encoded terminal modes string of RFC 4254;
+   * size in characters (default 80×24).
+   */
+  requestPty(term = 'vanilla', modes?: Buffer | string, width?: number, height?: number): Promise<void> {
+    return this.#run('libssh2_channel_request_pty_ex', true, () => {
+      checkString(term, 'term');
+      if (width !== undefined) checkInt(width, 'width', 0, 0x7fffffff);
+      if (height !== undefined) checkInt(height, 'height', 0, 0x7fffffff);
+      return this.native.requestPty(term, modes === undefined ? undefined : toBuffer(modes, 'modes'), width, height);
+    });
+  }
+
+  /** `libssh2_channel_request_pty_size_ex()`. */
+  requestPtySize(width: number, height: number, widthPx?: number, heightPx?: number): Promise<void> {
+    return this.#run('libssh2_channel_request_pty_size_ex', true, () => {
+      checkInt(width, 'width', 0, 0x7fffffff);
+      checkInt(height, 'height', 0, 0x7fffffff);
+      if (widthPx !== undefined) checkInt(widthPx, 'widthPx', 0, 0x7fffffff);
+      if (heightPx !== undefined) checkInt(heightPx, 'heightPx', 0, 0x7fffffff);
+      return this.native.requestPtySize(width, height, widthPx, heightPx);
+    });
+  }
+
+  /** `libssh2_channel_process_startup()`: "exec", "shell", "subsystem" or another request. */
+  processStartup(request: string, message?: string | Buffer): Promise<void> {
+    return this.#run('libssh2_channel_process_startup', true, () => {
+      checkString(request, 'request');
+      return this.native.processStartup(request, message === undefined ? undefined : toBuffer(message, 'message'));
+    });
+  }
+
+  /** `libssh2_channel_exec()`. */
+  exec(command: string): Promise<void> {
+    if (typeof command !== 'string') return Promise.reject(new TypeError('command must be a string'));
+    return this.processStartup('exec', command);
+  }
+
+  /** `libssh2_channel_shell()`. */
+  shell(): Promise<void> {
+    return this.processStartup('shell');
+  }
+
+  /** `libssh2_channel_subsystem()`. */
+  subsystem(name: string): Promise<void> {
+    if (typeof name !== 'string') return Promise.reject(new TypeError('name must be a string'));
+    return this.processStartup('subsystem', name);
+  }
+
+  /** `libssh2_channel_x11_req_ex()`. */
+  x11Req(screenNumber: number, singleConnection = false, authProto?: string, authCookie?: string): Promise<void> {
+    return this.#run('libssh2_channel_x11_req_ex', true, () => {
+      checkInt(screenNumber, 'screenNumber', 0, 0x7fffffff);
+      return this.native.x11Req(screenNumber, singleConnection, authProto, authCookie);
+    });
+  }
+
+  /** `libssh2_channel_request_auth_agent()`: before exec/shell. */
+  requestAuthAgent(): Promise<void> {
+    return this.#run('libssh2_channel_request_auth_agent', true, () => this.native.requestAuthAgent());
+  }
+
+  /** `libssh2_channel_signal_ex()`: e.g. 'TERM' (no "SIG" prefix). */
+  signal(signame: string): Promise<void> {
+    return this.#run('libssh2_channel_signal_ex', true, () => {
+      checkString(signame, 'signame');
+      return this.native.signal(signame);
+    });
+  }
+
+  // ---- data -----------------------------------------------------------------------------
+
+  /**
+   * `libssh2_channel_read_ex()`: at most `size` bytes of `streamId` (0 stdout, 1 stderr) as soon
+   * as any are there; an empty Buffer at EOF of that stream.
+   */
+  read(size = 32768, streamId = 0): Promise<Buffer> {
+    return this.#run('libssh2_channel_read_ex', false, () => {
+      checkInt(size, 'size', 1, MAX_READ);
+      checkInt(streamId, 'streamId', 0, 0x7fffffff);
+      return this.native.read(size, streamId);
+    });
+  }
+
+  /** `libssh2_channel_read_stderr()`. */
+  readStderr(size = 32768): Promise<Buffer> {
+    return this.read(size, SSH_EXTENDED_DATA_STDERR);
+  }
+
+  /** `libssh2_channel_read_ex()` into `buf`: resolves to the byte count (0 at EOF). */
+  readInto(buf: Buffer | Uint8Array, streamId = 0): Promise<number> {
+    return this.#run('libssh2_channel_read_ex', false, () => {
+      if (!(buf instanceof Uint8Array) || buf.byteLength === 0) throw new TypeError('buf must be a non-empty Buffer');
+      checkInt(streamId, 'streamId', 0, 0x7fffffff);
+      return this.native.readInto(toBuffer(buf, 'buf'), streamId);
+    });
+  }
+
+  /**
+   * `libssh2_channel_write_ex()`: writes all of `data` (waiting for window space as needed) and
+   * resolves to its length. The bytes are copied: `data` may be reused at once.
+   */
+  write(data: Buffer | Uint8Array | string, streamId = 0): Promise<number> {
+    return this.#run('libssh2_channel_write_ex', true, () => {
+      checkInt(streamId, 'streamId', 0, 0x7fffffff);
+      return this.native.write(toBuffer(data, 'data'), streamId);
+    });
+  }
+
+  /** `libssh2_channel_write_stderr()`. */
+  writeStderr(data: Buffer | Uint8Array | string): Promise<number> {
+    return this.write(data, SSH_EXTENDED_DATA_STDERR);
+  }
+
+  /** `libssh2_channel_flush_ex()`: discards unread data of `streamId`; resolves to the byte count. */
+  flush(streamId = 0): Promise<number> {
+    return this.#run('libssh2_channel_flush_ex', false, () => {
+      checkInt(streamId, 'streamId', -2, 0x7fffffff);
+      return this.native.flush(streamId);
+    });
+  }
+
+  // ---- EOF, close, exit status -----------------------------------------------------------
+
+  /** `libssh2_channel_send_eof()`: after every write queued before it. */
+  sendEof(): Promise<void> {
+    return this.#run('libssh2_channel_send_eof', true, () => this.native.sendEof());
+  }
+
+  /** `libssh2_channel_eof()`: true once the peer sent EOF and no data is left unread. */
+  eof(): boolean {
+    return this.#sync('libssh2_channel_eof', () => this.native.eof());
+  }
+
+  /** `libssh2_channel_wait_eof()`: resolves once the peer sent EOF (read the data first). */
+  waitEof(): Promise<void> {
+    return this.#run('libssh2_channel_wait_eof', false, () => this.native.waitEof());
+  }
+
+  /**
+   * `libssh2_channel_close()`: sends EOF and CLOSE after every queued write, and resolves once
+   * the peer's CLOSE arrived, so the exit status is final. Idempotent.
+   */
+  close(): Promise<void> {
+    if (this.#closing) return this.#closing;
+    const closing = this.#run('libssh2_channel_close', false, () => this.native.close());
+    this.#closing = closing;
+    return closing;
+  }
+
+  /** `libssh2_channel_wait_closed()`: after the peer's EOF, resolves once its CLOSE arrived. */
+  waitClosed(): Promise<void> {
+    return this.#run('libssh2_channel_wait_closed', false, () => this.native.waitClosed());
+  }
+
+  /**
+   * `libssh2_channel_get_exit_status()`: the command's exit status, or null when none was
+   * received (yet).
+   */
+  getExitStatus(): number | null {
+    return this.#sync('libssh2_channel_get_exit_status', () => this.native.getExitStatus());
+  }
+
+  /** `libssh2_channel_get_exit_signal()`. */
+  getExitSignal(): ExitSignal {
+    return this.#sync('libssh2_channel_get_exit_signal', () => this.native.getExitSignal());
+  }
+
+  /**
+   * `libssh2_channel_free()`: pending reads reject with `BadUseError`; a half-sent write
+   * finishes first. Idempotent; also happens on garbage collection.
+   */
+  free(): Promise<void> {
+    if (!this.#freeing) this.#freeing = this.native.free();
+    return this.#freeing;
+  }
+
+  /** `await using channel = await session.openSession()`: close, then free. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (!this.#freeing && !this.native.isFreed()) {
+      try {
+        await this.close();
+      } catch {
+        // freeing is what is left to do
+      }
+    }
+    await this.free();
+  }
+
+  // ---- windows --------------------------------------------------------------------------
+
+  /** `libssh2_channel_window_read_ex()`: receive window left, bytes readable now, initial window. */
+  windowRead(): { window: number; readAvail: number; windowSizeInitial: number } {
+    return this.#sync('libssh2_channel_window_read_ex', () => this.native.windowRead());
+  }
+
+  /** `libssh2_channel_window_write_ex()`: send window left and the initial window. */
+  windowWrite(): { window: number; windowSizeInitial: number } {
+    return this.#sync('libssh2_channel_window_write_ex', () => this.native.windowWrite());
+  }
+
+  /** `libssh2_channel_receive_window_adjust2()`: resolves to the new window size. */
+  receiveWindowAdjust(adjustment: number, force = false): Promise<number> {
+    return this.#run('libssh2_channel_receive_window_adjust2', false, () => {
+      checkInt(adjustment, 'adjustment', 0, 0xffffffff);
+      return this.native.receiveWindowAdjust(adjustment, force);
+    });
+  }
+
+  /**
+   * `libssh2_channel_handle_extended_data2()`: `LIBSSH2_CHANNEL_EXTENDED_DATA_NORMAL` or
+   * `_MERGE`. Avoid `_IGNORE` on libssh2 1.11.1 (PITFALLS 17): read stderr and drop it instead.
+   */
+  handleExtendedData(ignoreMode: number): Promise<void> {
+    return this.#run('libssh2_channel_handle_extended_data2', false, () => {
+      checkInt(ignoreMode, 'ignoreMode', 0, 2);
+      return this.native.handleExtendedData(ignoreMode);
+    });
+  }
+}
