@@ -5,7 +5,7 @@
  * (deps/libssh2, the sources listed in deps/sources.json), with the addon's configuration and
  * -O3 like its Release build, linked against the system libcrypto and zlib (libssl-dev and
  * zlib1g-dev). Objects are rebuilt only when older than their source or a header of
- * deps/config. Usage: node bench/build-c.js [--force]
+ * deps/config; a client when older than its source, bench/c/*.h or an object. Usage: node bench/build-c.js [--force]
  */
 const fs = require('fs');
 const os = require('os');
@@ -55,10 +55,13 @@ async function main() {
     os.availableParallelism?.() ?? os.cpus().length);
 
   const newestObject = Math.max(...objects.map(mtime));
+  // bench/c/*.h (shared code of the clients) count as sources of every client.
+  const newestHeader = Math.max(0, ...fs.readdirSync(path.join(__dirname, 'c')).filter((f) => f.endsWith('.h'))
+    .map((f) => mtime(path.join(__dirname, 'c', f))));
   for (const prog of fs.readdirSync(path.join(__dirname, 'c')).filter((f) => f.endsWith('.c'))) {
     const src = path.join(__dirname, 'c', prog);
     const bin = path.join(out, path.basename(prog, '.c'));
-    if (!force && mtime(bin) >= Math.max(mtime(src), newestObject)) continue;
+    if (!force && mtime(bin) >= Math.max(mtime(src), newestHeader, newestObject)) continue;
     await run([...CFLAGS, '-Wall', '-Wextra', src, ...objects, ...LIBS, '-o', bin]);
     console.log(`built ${path.relative(root, bin)}`);
   }

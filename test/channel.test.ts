@@ -261,6 +261,42 @@ describe('channel faults', () => {
     await new Promise<void>((r) => proxy.close(() => r()));
   });
 
+  it('32 channels piping 1 MB each through sha256sum at once, over a proxy that keeps stalling', async () => {
+    // Partial sends everywhere: the proxy stops reading from us every few ms, so libssh2's sends
+    // (data, EOF, CLOSE, window adjusts) keep returning EAGAIN half-way and are resumed later
+    // from other call paths (LIBSSH2-PITFALLS.md items 1 and 3).
+    const sockets = new Set<net.Socket>();
+    const proxy = net.createServer((client) => {
+      const upstream = net.connect(f.port, f.host);
+      sockets.add(client);
+      sockets.add(upstream);
+      client.pipe(upstream);
+      upstream.pipe(client);
+      client.on('error', () => undefined);
+      upstream.on('error', () => undefined);
+      let n = 0;
+      const timer = setInterval(() => {
+        if (n++ % 2 === 0) client.pause();
+        else client.resume();
+      }, 7);
+      client.on('close', () => clearInterval(timer));
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const port = (proxy.address() as net.AddressInfo).port;
+    const s = new Session();
+    await s.handshake(await tcp('127.0.0.1', port));
+    await s.userauthPublickeyFromfile(f.user, f.keys.ed25519.private);
+    const inputs = Array.from({ length: 32 }, () => crypto.randomBytes(1024 * 1024));
+    const results = await Promise.all(inputs.map((data) => run(s, 'sha256sum', data)));
+    results.forEach((r, i) => {
+      expect(r.out.toString().split(' ')[0]).toBe(crypto.createHash('sha256').update(inputs[i]).digest('hex'));
+      expect(r.code).toBe(0);
+    });
+    await s.close();
+    for (const sock of sockets) sock.destroy();
+    await new Promise<void>((r) => proxy.close(() => r()));
+  }, 120000);
+
   it('2000 channels on 20 sessions, dropped without close in random order: no crash, fds back', async () => {
     v8.setFlagsFromString('--expose-gc');
     const gc = vm.runInNewContext('gc') as () => void;
