@@ -1,7 +1,8 @@
 /**
  * The benchmark harness: a private sshd (test/fixtures/sshd.ts), a reference peer (a C program
- * on the same vendored libssh2) and the binding, run interleaved in rounds in the same run;
- * medians, client CPU and the ratio binding/C, written as JSON and Markdown to bench/results/.
+ * on the same vendored libssh2), the binding and other clients (the `ssh2` npm package), run
+ * interleaved in rounds in the same run; medians, throughput, client CPU and ratios, written as
+ * JSON and Markdown to bench/results/.
  */
 import { runProgram } from '../test/fixtures/run';
 import { spawnSync } from 'node:child_process';
@@ -18,15 +19,20 @@ export interface Target {
   privkey: string;
 }
 
+/** The negotiated methods, in libssh2's names (kex, hostkey, crypt_cs, crypt_sc). */
+export type Methods = Record<string, string>;
+
 /** What one peer measured in one batch (one round). */
 export interface Batch {
   /** Wall time of each timed op. */
   ms: number[];
+  /** Wall time of the whole timed loop (for the throughput). */
+  wallMs: number;
   /** Client CPU over the timed ops (the whole process, all threads). */
   cpuUserMs: number;
   cpuSysMs: number;
-  /** Negotiated methods (from a warm-up op), to check that both peers use the same ones. */
-  methods: Record<string, string> | null;
+  /** Negotiated methods, to check that all peers use the same ones. */
+  methods: Methods | null;
 }
 
 export interface Peer {
@@ -36,17 +42,29 @@ export interface Peer {
   run(target: Target, iterations: number, warmup: number): Promise<Batch>;
 }
 
+/** Iterations per peer (split over the rounds) and rounds. */
+export interface Counts {
+  iterations: number;
+  rounds: number;
+}
+
 export interface Workload {
   id: string;
   title: string;
   description: string;
-  reference: Peer;
-  candidate: Peer;
+  /** What one op is ("connection", "exec"): the unit of the throughput column. */
+  unit: string;
+  /** Whether the headline is the throughput (ops/s, median over rounds) or the median ms/op. */
+  throughput: boolean;
+  /** The first peer is the reference. */
+  peers: Peer[];
+  /** Ratios to report, as [numerator peer name, denominator peer name]. */
+  ratios: [string, string][];
+  defaults: Counts;
+  quick: Counts;
 }
 
-export interface Options {
-  iterations: number;
-  rounds: number;
+export interface Options extends Counts {
   warmup: number;
 }
 
@@ -59,10 +77,21 @@ interface PeerResult {
   p90Ms: number;
   minMs: number;
   roundMediansMs: number[];
+  /** ops/s of each round (ops / wall time of its timed loop), and their median. */
+  roundOpsPerSec: number[];
+  opsPerSec: number;
   cpuMsPerOp: number;
   cpuUserMsPerOp: number;
   cpuSysMsPerOp: number;
-  methods: Record<string, string> | null;
+  methods: Methods | null;
+}
+
+interface Ratio {
+  of: string;
+  to: string;
+  medianMs: number;
+  opsPerSec: number;
+  cpuPerOp: number;
 }
 
 /** Runs a program (bounded by `timeoutMs`) and resolves to its stdout; rejects on failure. */
@@ -70,6 +99,52 @@ export async function runChild(file: string, args: string[], timeoutMs: number):
   const r = await runProgram(file, args, { timeoutMs });
   if (r.code !== 0) throw new Error(`${path.basename(file)} exited with ${r.code}: ${r.stderr.trim()}`);
   return r.stdout;
+}
+
+/** A C client of bench/c/build/ printing {ms, wall_ms, cpu_user_ms, cpu_sys_ms, methods}. */
+export function cPeer(name: string, label: string, program: string, extraArgs: string[] = [], opTimeoutMs = 10_000): Peer {
+  return {
+    name,
+    label,
+    async run(t, iterations, warmup): Promise<Batch> {
+      const exe = path.join(__dirname, 'c', 'build', program);
+      const out = await runChild(exe, [t.host, String(t.port), t.user, t.privkey, String(iterations), String(warmup), ...extraArgs],
+        30_000 + (iterations + warmup) * opTimeoutMs);
+      const r = JSON.parse(out) as { ms: number[]; wall_ms: number; cpu_user_ms: number; cpu_sys_ms: number; methods: Methods | null };
+      return { ms: r.ms, wallMs: r.wall_ms, cpuUserMs: r.cpu_user_ms, cpuSysMs: r.cpu_sys_ms, methods: r.methods };
+    },
+  };
+}
+
+/**
+ * Times `op` `iterations` times after `warmup` untimed calls, in this process (wall time per op
+ * with performance.now(), CPU of the whole process with process.cpuUsage()).
+ */
+export async function timeInProcess(iterations: number, warmup: number, op: () => Promise<void>): Promise<Omit<Batch, 'methods'>> {
+  for (let i = 0; i < warmup; i++) await op();
+  const ms: number[] = [];
+  const cpu0 = process.cpuUsage();
+  const start = performance.now();
+  for (let i = 0; i < iterations; i++) {
+    const t0 = performance.now();
+    await op();
+    ms.push(performance.now() - t0);
+  }
+  const wallMs = performance.now() - start;
+  const cpu = process.cpuUsage(cpu0);
+  return { ms, wallMs, cpuUserMs: cpu.user / 1e3, cpuSysMs: cpu.system / 1e3 };
+}
+
+/** Rejects with a timeout error after `ms` unless `p` settles first; `onTimeout` cleans up. */
+export function withTimeout<T>(p: Promise<T>, ms: number, what: string, onTimeout?: () => void): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      onTimeout?.();
+      reject(new Error(`${what} timed out after ${ms} ms`));
+    }, ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
 
 function quantile(sorted: number[], q: number): number {
@@ -85,6 +160,7 @@ function summarize(peer: Peer, batches: Batch[]): PeerResult {
   const all = batches.flatMap((b) => b.ms).sort((a, b) => a - b);
   const user = batches.reduce((s, b) => s + b.cpuUserMs, 0) / all.length;
   const sys = batches.reduce((s, b) => s + b.cpuSysMs, 0) / all.length;
+  const roundOpsPerSec = batches.map((b) => (b.ms.length * 1000) / b.wallMs);
   return {
     name: peer.name,
     label: peer.label,
@@ -94,6 +170,8 @@ function summarize(peer: Peer, batches: Batch[]): PeerResult {
     p90Ms: quantile(all, 0.9),
     minMs: all[0] as number,
     roundMediansMs: batches.map((b) => median(b.ms)),
+    roundOpsPerSec,
+    opsPerSec: median(roundOpsPerSec),
     cpuMsPerOp: user + sys,
     cpuUserMsPerOp: user,
     cpuSysMsPerOp: sys,
@@ -101,24 +179,38 @@ function summarize(peer: Peer, batches: Batch[]): PeerResult {
   };
 }
 
-/** Interleaves the two peers in `rounds` rounds, alternating which one goes first. */
-async function measure(w: Workload, target: Target, opts: Options): Promise<[PeerResult, PeerResult]> {
+/** Runs the peers in `rounds` rounds, each round starting with the next peer (rotation). */
+async function measure(w: Workload, target: Target, opts: Options): Promise<PeerResult[]> {
   const perRound = Math.ceil(opts.iterations / opts.rounds);
-  const ref: Batch[] = [];
-  const cand: Batch[] = [];
+  const batches: Batch[][] = w.peers.map(() => []);
   for (let r = 0; r < opts.rounds; r++) {
-    const order: [Peer, Batch[]][] = [[w.reference, ref], [w.candidate, cand]];
-    if (r % 2 === 1) order.reverse();
-    for (const [peer, batches] of order) {
+    for (let k = 0; k < w.peers.length; k++) {
+      const i = (r + k) % w.peers.length;
+      const peer = w.peers[i] as Peer;
       const batch = await peer.run(target, perRound, opts.warmup);
-      batches.push(batch);
-      process.stderr.write(`${w.id} round ${r + 1}/${opts.rounds} ${peer.name}: median ${median(batch.ms).toFixed(2)} ms\n`);
+      (batches[i] as Batch[]).push(batch);
+      const rate = (batch.ms.length * 1000) / batch.wallMs;
+      process.stderr.write(`${w.id} round ${r + 1}/${opts.rounds} ${peer.name}: median ${median(batch.ms).toFixed(2)} ms, ` +
+        `${rate.toFixed(1)} ${w.unit}/s\n`);
     }
   }
-  const results: [PeerResult, PeerResult] = [summarize(w.reference, ref), summarize(w.candidate, cand)];
-  const [a, b] = results.map((p) => JSON.stringify(p.methods));
-  if (a !== b) throw new Error(`${w.id}: the peers negotiated different methods: ${a} vs ${b}`);
+  const results = w.peers.map((p, i) => summarize(p, batches[i] as Batch[]));
+  const ref = JSON.stringify(results[0]?.methods);
+  for (const p of results.slice(1)) {
+    const m = JSON.stringify(p.methods);
+    if (m !== ref) throw new Error(`${w.id}: ${p.name} negotiated other methods than ${results[0]?.name}: ${m} vs ${ref}`);
+  }
   return results;
+}
+
+function ratios(w: Workload, results: PeerResult[]): Ratio[] {
+  const byName = new Map(results.map((p) => [p.name, p]));
+  return w.ratios.map(([of, to]) => {
+    const a = byName.get(of);
+    const b = byName.get(to);
+    if (!a || !b) throw new Error(`${w.id}: no peer for the ratio ${of}/${to}`);
+    return { of, to, medianMs: a.medianMs / b.medianMs, opsPerSec: a.opsPerSec / b.opsPerSec, cpuPerOp: a.cpuMsPerOp / b.cpuMsPerOp };
+  });
 }
 
 function commandVersion(file: string, args: string[]): string {
@@ -126,11 +218,20 @@ function commandVersion(file: string, args: string[]): string {
   return `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n')[0] ?? '';
 }
 
+function packageVersion(name: string): string {
+  try {
+    return (JSON.parse(fs.readFileSync(require.resolve(`${name}/package.json`), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'missing';
+  }
+}
+
 function environment(f: SshdFixture): Record<string, string | number> {
   return {
     node: process.version,
     nodeOpenssl: process.versions.openssl ?? '',
     systemOpenssl: commandVersion('openssl', ['version']),
+    ssh2: packageVersion('ssh2'),
     sshd: f.serverBanner,
     cpu: os.cpus()[0]?.model ?? '',
     cores: os.availableParallelism(),
@@ -142,27 +243,30 @@ function fmt(x: number, digits = 2): string {
   return x.toFixed(digits);
 }
 
-function markdown(w: Workload, opts: Options, results: [PeerResult, PeerResult], env: Record<string, string | number>, date: string): string {
-  const [ref, cand] = results;
+function markdown(w: Workload, opts: Options, results: PeerResult[], rs: Ratio[], env: Record<string, string | number>, date: string): string {
+  const [ref] = results as [PeerResult];
+  const bold = (s: string, b: boolean) => (b ? `**${s}**` : s);
   const row = (p: PeerResult) =>
-    `| ${p.label} | ${p.ops} | **${fmt(p.medianMs)}** | ${fmt(p.p10Ms)} | ${fmt(p.p90Ms)} | ${fmt(p.minMs)} | ` +
-    `${fmt(p.cpuMsPerOp)} (${fmt(p.cpuUserMsPerOp)} + ${fmt(p.cpuSysMsPerOp)}) |`;
+    `| ${p.label} | ${p.ops} | ${bold(fmt(p.medianMs), !w.throughput)} | ${fmt(p.p10Ms)} | ${fmt(p.p90Ms)} | ${fmt(p.minMs)} | ` +
+    `${bold(fmt(p.opsPerSec, 1), w.throughput)} | ${fmt(p.cpuMsPerOp)} (${fmt(p.cpuUserMsPerOp)} + ${fmt(p.cpuSysMsPerOp)}) |`;
   const methods = Object.entries(ref.methods ?? {}).map(([k, v]) => `${k} ${v}`).join(', ');
+  const perRound = Math.ceil(opts.iterations / opts.rounds);
   return [
     `# ${w.title} — ${date}`,
     '',
-    `${w.description}. ${ref.ops} ops per peer in ${opts.rounds} interleaved rounds ` +
-      `(${opts.warmup} untimed warm-up op per batch), private sshd on 127.0.0.1. Negotiated: ${methods}.`,
+    `${w.description}. ${ref.ops} ${w.unit}s per peer in ${opts.rounds} interleaved round(s) of ${perRound} ` +
+      `(${opts.warmup} untimed warm-up ${w.unit} per batch), private sshd on 127.0.0.1. Negotiated: ${methods}.`,
     '',
-    '| peer | ops | median ms/op | p10 | p90 | min | client CPU ms/op (user + sys) |',
-    '|---|---|---|---|---|---|---|',
-    row(ref),
-    row(cand),
-    `| **ratio ${cand.name}/${ref.name}** | | **${fmt(cand.medianMs / ref.medianMs)}** | | | | ` +
-      `**${fmt(cand.cpuMsPerOp / ref.cpuMsPerOp)}** |`,
+    `| peer | ${w.unit}s | median ms/${w.unit} | p10 | p90 | min | ${w.unit}s/s (median of rounds) | client CPU ms/${w.unit} (user + sys) |`,
+    '|---|---|---|---|---|---|---|---|',
+    ...results.map(row),
     '',
-    `Per-round medians (ms): ${ref.name} ${ref.roundMediansMs.map((x) => fmt(x)).join(', ')}; ` +
-      `${cand.name} ${cand.roundMediansMs.map((x) => fmt(x)).join(', ')}.`,
+    `| ratio | median ms/${w.unit} (> 1: slower) | ${w.unit}s/s (< 1: slower) | client CPU/${w.unit} |`,
+    '|---|---|---|---|',
+    ...rs.map((r) => `| ${r.of}/${r.to} | ${bold(fmt(r.medianMs), !w.throughput)} | ${bold(fmt(r.opsPerSec), w.throughput)} | ${fmt(r.cpuPerOp)} |`),
+    '',
+    'Per-round medians (ms): ' + results.map((p) => `${p.name} ${p.roundMediansMs.map((x) => fmt(x)).join(', ')}`).join('; ') + '.',
+    `Per-round ${w.unit}s/s: ` + results.map((p) => `${p.name} ${p.roundOpsPerSec.map((x) => fmt(x, 1)).join(', ')}`).join('; ') + '.',
     '',
     `Environment: ${Object.entries(env).map(([k, v]) => `${k} ${v}`).join('; ')}.`,
     '',
@@ -170,21 +274,23 @@ function markdown(w: Workload, opts: Options, results: [PeerResult, PeerResult],
 }
 
 /** Runs the selected workloads against a private sshd and writes bench/results/<id>-<date>.{json,md}. */
-export async function main(workloads: Workload[], opts: Options): Promise<void> {
+export async function main(workloads: [Workload, Options][]): Promise<void> {
   const fixture = await startSshd();
   try {
     const target: Target = { host: fixture.host, port: fixture.port, user: fixture.user, privkey: fixture.keys.ed25519.private };
     const env = environment(fixture);
     const dir = path.join(__dirname, 'results');
     fs.mkdirSync(dir, { recursive: true });
-    for (const w of workloads) {
+    for (const [w, opts] of workloads) {
       const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
       const results = await measure(w, target, opts);
-      const md = markdown(w, opts, results, env, date);
+      const rs = ratios(w, results);
+      const md = markdown(w, opts, results, rs, env, date);
       const base = path.join(dir, `${w.id}-${date.replace(/:/g, '')}`);
-      fs.writeFileSync(`${base}.json`, JSON.stringify({ workload: w.id, title: w.title, date, options: opts, environment: env, results }, null, 2) + '\n');
+      fs.writeFileSync(`${base}.json`,
+        JSON.stringify({ workload: w.id, title: w.title, date, options: opts, environment: env, results, ratios: rs }, null, 2) + '\n');
       fs.writeFileSync(`${base}.md`, md);
-      process.stdout.write(`${md}\nwritten: ${path.relative(process.cwd(), base)}.{json,md}\n`);
+      process.stdout.write(`${md}\nwritten: ${path.relative(process.cwd(), base)}.{json,md}\n\n`);
     }
   } finally {
     await stopSshd(fixture);

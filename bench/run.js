@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * Benchmarks: node bench/run.js [--quick] [--iterations N] [--rounds R] [W1 ...]
+ * Benchmarks: node bench/run.js [--quick] [--iterations N] [--rounds R] [--warmup W] [W1 W2 W1-auth ...]
  *
  * Builds what is missing (the addon only when absent, so a concurrent build is not disturbed;
- * the C clients with bench/build-c.js), then runs the workloads (default: all) through
- * bench/harness.ts, loaded with the TypeScript require hook of scripts/register-ts.js.
+ * the C clients with bench/build-c.js), then runs the workloads (default: W1 and W2; W1-auth
+ * only when named) through bench/harness.ts, loaded with the TypeScript require hook of
+ * scripts/register-ts.js. Counts: each workload's defaults, or its --quick counts (1 round);
+ * --iterations (per peer, over all rounds) and --rounds override both.
  */
 const fs = require('fs');
 const path = require('path');
@@ -13,27 +15,32 @@ const { spawnSync } = require('child_process');
 
 const root = path.join(__dirname, '..');
 const BUILD_TIMEOUT_MS = 30 * 60_000;
+const USAGE = 'usage: node bench/run.js [--quick] [--iterations N] [--rounds R] [--warmup W] [W1 W2 W1-auth ...]';
 
 function usage(message) {
-  console.error(`${message}\nusage: node bench/run.js [--quick] [--iterations N] [--rounds R] [W1 ...]`);
+  console.error(`${message}\n${USAGE}`);
   process.exit(2);
 }
 
 function parseArgs(argv) {
-  const opts = { iterations: 200, rounds: 5, warmup: 1 };
+  const overrides = {};
+  let quick = false;
   const ids = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--quick') opts.iterations = 20;
-    else if (a === '--iterations' || a === '--rounds') {
+    if (a === '--quick') quick = true;
+    else if (a === '--help' || a === '-h') {
+      console.log(USAGE);
+      process.exit(0);
+    } else if (a === '--iterations' || a === '--rounds' || a === '--warmup') {
       const n = Number(argv[++i]);
-      if (!Number.isInteger(n) || n < 1 || n > 100_000) usage(`${a} needs a positive integer`);
-      opts[a.slice(2)] = n;
-    } else if (/^W\d+$/i.test(a)) ids.push(a.toUpperCase());
+      const min = a === '--warmup' ? 0 : 1;
+      if (!Number.isInteger(n) || n < min || n > 100_000) usage(`${a} needs an integer from ${min} to 100000`);
+      overrides[a.slice(2)] = n;
+    } else if (/^W\d+(-auth)?$/i.test(a)) ids.push(a.toUpperCase());
     else usage(`unknown argument ${a}`);
   }
-  opts.rounds = Math.min(opts.rounds, opts.iterations);
-  return { opts, ids };
+  return { quick, overrides, ids };
 }
 
 function build(script) {
@@ -41,17 +48,26 @@ function build(script) {
   if (r.status !== 0) usage(`${script} failed`);
 }
 
-const { opts, ids } = parseArgs(process.argv.slice(2));
+const { quick, overrides, ids } = parseArgs(process.argv.slice(2));
 if (!fs.existsSync(path.join(root, 'build', 'Release', 'node_libssh2.node'))) build('scripts/install.js');
 build('bench/build-c.js');
 
 require('../scripts/register-ts');
 const { main } = require('./harness.ts');
-const WORKLOADS = { W1: require('./w1.ts').w1 };
+const { w1, w1auth } = require('./w1.ts');
+const { w2 } = require('./w2.ts');
+const WORKLOADS = { W1: w1, W2: w2, 'W1-AUTH': w1auth };
+const DEFAULT = ['W1', 'W2'];
 
-const selected = ids.length > 0 ? ids : Object.keys(WORKLOADS);
+const selected = ids.length > 0 ? ids : DEFAULT;
 for (const id of selected) if (!WORKLOADS[id]) usage(`unknown workload ${id} (known: ${Object.keys(WORKLOADS).join(', ')})`);
-main(selected.map((id) => WORKLOADS[id]), opts).catch((err) => {
+const runs = selected.map((id) => {
+  const w = WORKLOADS[id];
+  const opts = { warmup: 1, ...(quick ? w.quick : w.defaults), ...overrides };
+  opts.rounds = Math.min(opts.rounds, opts.iterations);
+  return [w, opts];
+});
+main(runs).catch((err) => {
   console.error(err);
   process.exit(1);
 });

@@ -697,6 +697,10 @@ Napi::Value Session::Free(const Napi::CallbackInfo& info) {
   scheduler_->RejectAll(MakeBadUse(env, "the session was freed", "libssh2_session_free"));
   auto step = [this](LIBSSH2_SESSION* s) {
     InvalidateChildren();  // libssh2_session_free frees every channel
+    // Free is the end of the connection (the fd is closed next): libssh2 would otherwise send
+    // CLOSE on every open channel and wait for each peer CLOSE, which sshd sends only when the
+    // command ends. Graceful ends are close()/disconnect(), which run before this op.
+    set_dead();
     int rc = libssh2_session_free(s);
     if (rc == 0) session_ = nullptr;
     return rc;

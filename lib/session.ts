@@ -312,8 +312,9 @@ export class Session {
   }
 
   /**
-   * `libssh2_session_free()`: frees the session and closes its socket. Pending ops reject with
-   * `BadUseError`. Idempotent; also happens on garbage collection.
+   * `libssh2_session_free()`: frees the session, its channels, and closes its socket, without
+   * further network traffic (use `close()` or `disconnect()` first for a polite goodbye).
+   * Pending ops reject with `BadUseError`. Idempotent; also happens on garbage collection.
    */
   async free(): Promise<void> {
     if (this.#freed) return;

@@ -333,3 +333,41 @@ describe('channel faults', () => {
     await s.close();
   }, 120000);
 });
+
+describe('channel requests', () => {
+  let s: Session;
+  beforeAll(async () => { s = await authenticated(); });
+  afterAll(async () => { await s.close(); });
+
+  it('signal TERM ends the command with exit signal TERM', async () => {
+    const ch = await s.openSession();
+    await ch.exec('echo ready; exec sleep 30');
+    expect((await ch.read()).toString()).toBe('ready\n');
+    await ch.signal('TERM');
+    expect((await drain(ch, 0)).length).toBe(0);
+    await ch.close();
+    expect(ch.getExitSignal().signal).toBe('TERM');
+    await ch.free();
+  });
+
+  it('requestAuthAgent: the command sees SSH_AUTH_SOCK', async () => {
+    const ch = await s.openSession();
+    await ch.requestAuthAgent();
+    await ch.exec('echo "sock=$SSH_AUTH_SOCK"');
+    expect((await drain(ch, 0)).toString()).toMatch(/^sock=\/.+/);
+    await ch.close();
+    await ch.free();
+  });
+
+  it('a session freed while channels exist invalidates them first', async () => {
+    const s2 = await authenticated();
+    const ch = await s2.openSession();
+    await ch.exec('sleep 30');
+    const pending = ch.read().catch((e) => e);
+    await s2.free();
+    expect(await pending).toBeInstanceOf(BadUseError);
+    expect(() => ch.eof()).toThrow(BadUseError);
+    await expect(ch.read()).rejects.toBeInstanceOf(BadUseError);
+    await ch.free(); // idempotent, nothing left to free
+  });
+});
