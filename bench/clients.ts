@@ -87,7 +87,7 @@ export async function bindingExec(session: Session): Promise<void> {
 function ssh2Methods(n: Negotiated): Methods {
   // ssh2 names the GCM ciphers without their @openssh.com suffix.
   const cipher = (c: string) => (c.startsWith('aes') && c.endsWith('-gcm') ? `${c}@openssh.com` : c);
-  return { kex: n.kex, hostkey: n.srvHostKey, crypt_cs: cipher(n.cs.cipher), crypt_sc: cipher(n.sc.cipher) };
+  return { kex: n.kex, hostkey: n.serverHostKey ?? n.srvHostKey ?? '', crypt_cs: cipher(n.cs.cipher), crypt_sc: cipher(n.sc.cipher) };
 }
 
 /**

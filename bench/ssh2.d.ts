@@ -8,7 +8,9 @@ declare module 'ssh2' {
 
   export interface Negotiated {
     kex: string;
-    srvHostKey: string;
+    /** The README says srvHostKey; 1.17.0 sets serverHostKey. */
+    serverHostKey?: string;
+    srvHostKey?: string;
     cs: { cipher: string; mac: string; compress: string };
     sc: { cipher: string; mac: string; compress: string };
   }

@@ -1,6 +1,5 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
-import * as net from 'net';
 import * as v8 from 'v8';
 import * as vm from 'vm';
 import {
@@ -8,6 +7,7 @@ import {
 } from '../lib';
 import { fixture } from './fixtures';
 import { authenticated, tcp } from './helpers/connect';
+import { startProxy } from './helpers/proxy';
 
 const f = fixture();
 
@@ -228,18 +228,8 @@ describe('channel faults', () => {
 
   it('the connection cut mid-read: every pending op rejects with a ConnectionError, no hang', async () => {
     // A loopback proxy between the session and sshd, cut while reads are pending.
-    const sockets = new Set<net.Socket>();
-    const proxy = net.createServer((client) => {
-      const upstream = net.connect(f.port, f.host);
-      sockets.add(client);
-      sockets.add(upstream);
-      client.pipe(upstream);
-      upstream.pipe(client);
-      client.on('error', () => undefined);
-      upstream.on('error', () => undefined);
-    });
-    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-    const port = (proxy.address() as net.AddressInfo).port;
+    const proxy = await startProxy();
+    const port = proxy.port;
     const s = new Session();
     await s.handshake(await tcp('127.0.0.1', port));
     await s.userauthPublickeyFromfile(f.user, f.keys.ed25519.private);
@@ -249,7 +239,7 @@ describe('channel faults', () => {
     await b.exec('sleep 30');
     const pending = [a.read(), a.readStderr(), b.read(), b.waitEof()];
     await new Promise((r) => setTimeout(r, 100));
-    for (const sock of sockets) sock.destroy();
+    proxy.cut();
     const results = await Promise.allSettled(pending);
     for (const r of results) {
       expect(r.status).toBe('rejected');
@@ -258,22 +248,14 @@ describe('channel faults', () => {
     expect(s.closed).toBe(true);
     await expect(a.read()).rejects.toBeInstanceOf(ConnectionError);
     await s.close();
-    await new Promise<void>((r) => proxy.close(() => r()));
+    await proxy.close();
   });
 
   it('32 channels piping 1 MB each through sha256sum at once, over a proxy that keeps stalling', async () => {
     // Partial sends everywhere: the proxy stops reading from us every few ms, so libssh2's sends
     // (data, EOF, CLOSE, window adjusts) keep returning EAGAIN half-way and are resumed later
     // from other call paths (LIBSSH2-PITFALLS.md items 1 and 3).
-    const sockets = new Set<net.Socket>();
-    const proxy = net.createServer((client) => {
-      const upstream = net.connect(f.port, f.host);
-      sockets.add(client);
-      sockets.add(upstream);
-      client.pipe(upstream);
-      upstream.pipe(client);
-      client.on('error', () => undefined);
-      upstream.on('error', () => undefined);
+    const proxy = await startProxy((client) => {
       let n = 0;
       const timer = setInterval(() => {
         if (n++ % 2 === 0) client.pause();
@@ -281,8 +263,7 @@ describe('channel faults', () => {
       }, 7);
       client.on('close', () => clearInterval(timer));
     });
-    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-    const port = (proxy.address() as net.AddressInfo).port;
+    const port = proxy.port;
     const s = new Session();
     await s.handshake(await tcp('127.0.0.1', port));
     await s.userauthPublickeyFromfile(f.user, f.keys.ed25519.private);
@@ -293,8 +274,7 @@ describe('channel faults', () => {
       expect(r.code).toBe(0);
     });
     await s.close();
-    for (const sock of sockets) sock.destroy();
-    await new Promise<void>((r) => proxy.close(() => r()));
+    await proxy.close();
   }, 120000);
 
   it('2000 channels on 20 sessions, dropped without close in random order: no crash, fds back', async () => {
