@@ -7,6 +7,8 @@
 #include "errors.h"
 #include "channel.h"
 #include "session.h"
+#include "sftp.h"
+#include "sftp_handle.h"
 #include "transport.h"
 
 namespace node_libssh2 {
@@ -98,6 +100,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Function channel = Channel::Init(env);
   GetAddonData(env)->channelCtor = Napi::Persistent(channel);
   exports.Set("Channel", channel);
+  Napi::Function sftp = Sftp::Init(env);
+  GetAddonData(env)->sftpCtor = Napi::Persistent(sftp);
+  exports.Set("Sftp", sftp);
+  Napi::Function handle = SftpHandle::Init(env);
+  GetAddonData(env)->sftpHandleCtor = Napi::Persistent(handle);
+  exports.Set("SftpHandle", handle);
   InitTransport(env, exports);
   return exports;
 }

@@ -122,7 +122,10 @@ Channel::~Channel() {
   if (session_ == nullptr) return;
   session_->RemoveChannel(this);
   // Collected without free(): the free goes on the session's queue (never from a finalizer).
-  if (channel_ != nullptr) session_->FreeOrphan(channel_);
+  if (channel_ != nullptr) {
+    LIBSSH2_CHANNEL* raw = channel_;
+    session_->FreeOrphan(raw, nullptr, 2, nullptr, "libssh2_channel_free", [raw] { return libssh2_channel_free(raw); });
+  }
   channel_ = nullptr;
 }
 

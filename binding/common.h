@@ -15,6 +15,8 @@ struct AddonData {
   Napi::FunctionReference createError;
   // Constructor of native Channel objects (made by Session methods only).
   Napi::FunctionReference channelCtor;
+  Napi::FunctionReference sftpCtor;
+  Napi::FunctionReference sftpHandleCtor;
 };
 
 AddonData* GetAddonData(Napi::Env env);

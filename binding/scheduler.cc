@@ -1,6 +1,7 @@
 #include "scheduler.h"
 
 #include <algorithm>
+#include <unordered_set>
 #include <vector>
 
 #include "errors.h"
@@ -152,6 +153,7 @@ Napi::Value Scheduler::Enqueue(std::unique_ptr<Op> owned, uint32_t timeout_ms) {
   op->scheduler_ = this;
   Napi::Value promise = op->deferred_->Promise();
   queue_.push_back(op);
+  live_.insert(op);
   if (queue_.size() == 1) owner_->OnBusy(true);
   StartTimer(op);
   Pump();
@@ -163,6 +165,7 @@ void Scheduler::EnqueueDetached(std::unique_ptr<Op> owned, uint32_t timeout_ms) 
   op->scheduler_ = this;
   op->timeout_ms_ = timeout_ms;
   queue_.push_back(op);
+  live_.insert(op);
   if (queue_.size() == 1) owner_->OnBusy(true);
   StartTimer(op);
   if (later_ == nullptr) {
@@ -177,7 +180,7 @@ void Scheduler::EnqueueDetached(std::unique_ptr<Op> owned, uint32_t timeout_ms) 
 }
 
 void Scheduler::Wake(Op* op) {
-  if (std::find(queue_.begin(), queue_.end(), op) == queue_.end()) return;
+  if (live_.count(op) == 0) return;
   op->waiting_js_ = false;
   op->parked_ = false;
   Pump();
@@ -212,29 +215,28 @@ void Scheduler::PumpFromLoop() {
 }
 
 void Scheduler::RunOnce(bool* progressed, bool* dispatched) {
-  std::vector<Op*> order(queue_.begin(), queue_.end());
+  // Only the oldest op of a gate may step (FIFO per libssh2 state machine): one pass in queue
+  // order finds the gate heads. Ops unblocked by a completion step in the next pass.
+  std::vector<Op*> order;
+  order.reserve(queue_.size());
+  std::unordered_set<const void*> gates;
+  for (Op* op : queue_) {
+    bool behind = (op->gate() != nullptr && gates.count(op->gate()) != 0) ||
+                  (op->gate2() != nullptr && gates.count(op->gate2()) != 0);
+    if (op->gate() != nullptr) gates.insert(op->gate());
+    if (op->gate2() != nullptr) gates.insert(op->gate2());
+    if (!behind) order.push_back(op);
+  }
   // The op that left a partial packet behind is retried first (PITFALLS 1 and 4).
   if (send_owner_ != nullptr) {
     auto it = std::find(order.begin(), order.end(), send_owner_);
     if (it != order.end()) std::rotate(order.begin(), it, it + 1);
   }
   for (Op* op : order) {
-    if (std::find(queue_.begin(), queue_.end(), op) == queue_.end()) continue;  // completed meanwhile
-    const void* gate = op->gate();
-    bool behind_gate = false;
-    if (gate != nullptr) {
-      // Only the oldest op of a gate may step (FIFO per libssh2 state machine).
-      for (Op* other : queue_) {
-        if (other == op) break;
-        if (other->gate() == gate) {
-          behind_gate = true;
-          break;
-        }
-      }
-    }
+    if (live_.count(op) == 0) continue;  // completed meanwhile
     // A parked op waits for the socket (or JS); it steps again after readiness or after any
     // other op completed (UnparkAll), never in a busy loop.
-    if (behind_gate || op->waiting_js_ || op->parked_ || !op->Ready()) continue;
+    if (op->waiting_js_ || op->parked_ || !op->Ready()) continue;
     if (closed_ && (op->flags() & Op::kTeardown) == 0) continue;
     op->started_ = true;
     if (op->flags() & Op::kHeavy) {
@@ -307,7 +309,7 @@ void Scheduler::AfterStep(Op* op) {
   }
   Napi::Value error = op->JsError(env_);
   if (error.IsEmpty() || error.IsUndefined()) {
-    error = MakeError(env_, rc, op->fn(), nullptr, -1,
+    error = MakeError(env_, rc, op->fn(), nullptr, op->sftp_status_,
                       op->error_message_.empty() ? nullptr : op->error_message_.c_str());
   }
   bool fatal = op->Fatal(rc) && (op->flags() & Op::kTeardown) == 0;
@@ -335,6 +337,7 @@ void Scheduler::Reject(Op* op, Napi::Value error) {
 void Scheduler::Remove(Op* op) {
   auto it = std::find(queue_.begin(), queue_.end(), op);
   if (it != queue_.end()) queue_.erase(it);
+  live_.erase(op);
   if (send_owner_ == op) send_owner_ = nullptr;
   if (op->timer_ != nullptr) {
     op->timer_->data = nullptr;
@@ -427,7 +430,7 @@ void Scheduler::Fail(Napi::Value error) {
 void Scheduler::RejectFor(const void* target, Napi::Value error) {
   std::vector<Op*> ops(queue_.begin(), queue_.end());
   for (Op* op : ops) {
-    if (op->target() != target || op == worker_op_ || op == send_owner_) continue;
+    if (live_.count(op) == 0 || op->target() != target || op == worker_op_ || op == send_owner_) continue;
     if (op->started_ && (op->flags() & Op::kAbandonable) == 0) continue;
     if ((op->flags() & Op::kTeardown) != 0) continue;
     Reject(op, error);
@@ -444,7 +447,7 @@ void Scheduler::RejectAll(Napi::Value error) {
       op->Cancel();
       continue;
     }
-    if (std::find(queue_.begin(), queue_.end(), op) == queue_.end()) continue;
+    if (live_.count(op) == 0) continue;
     Reject(op, error);
   }
   UpdatePoll();

@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_set>
 
 #include "common.h"
 
@@ -64,6 +65,9 @@ class Op {
 
   const char* fn() const { return fn_; }
   const void* gate() const { return gate_; }
+  // A second state machine the op also occupies (sftp_init: channel open and setup request).
+  const void* gate2() const { return gate2_; }
+  void set_gate2(const void* g) { gate2_ = g; }
   unsigned flags() const { return flags_; }
 
  protected:
@@ -71,11 +75,14 @@ class Op {
   void set_waiting_js(bool w) { waiting_js_ = w; }
   // An error to report instead of libssh2's (e.g. a JS callback threw).
   Napi::Reference<Napi::Value> js_error_;
+  // LIBSSH2_ERROR_SFTP_PROTOCOL: the SFTP status, read by the step that failed (PITFALLS 27).
+  long sftp_status_ = -1;
 
  private:
   friend class Scheduler;
   const char* fn_;
   const void* gate_;
+  const void* gate2_ = nullptr;
   unsigned flags_;
   bool waiting_js_ = false;
 
@@ -171,6 +178,7 @@ class Scheduler {
   uv_poll_t* poll_ = nullptr;
   int poll_events_ = 0;
   std::deque<Op*> queue_;
+  std::unordered_set<Op*> live_;  // the ops in queue_, for O(1) membership
   Op* send_owner_ = nullptr;
   Op* worker_op_ = nullptr;   // the op a pool thread is stepping  // the op whose partial packet must be flushed first (PITFALLS 1)
   bool pumping_ = false;

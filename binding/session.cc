@@ -6,9 +6,11 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 
 #include "channel.h"
+#include "sftp.h"
 #include "errors.h"
 #include "jscall.h"
 #include "util.h"
@@ -251,6 +253,7 @@ Napi::Function Session::Init(Napi::Env env) {
       InstanceMethod<&Session::UserauthKeyboardInteractive>("userauthKeyboardInteractive"),
       InstanceMethod<&Session::UserauthHostbasedFromfile>("userauthHostbasedFromfile"),
       InstanceMethod<&Session::OpenSession>("openSession"),
+      InstanceMethod<&Session::SftpInit>("sftpInit"),
   });
 }
 
@@ -283,25 +286,46 @@ void Session::CleanupHook(void* arg) {
 }
 
 void Session::InvalidateChildren() {
+  // Runs with dead I/O, right before libssh2_session_free: every free completes at once.
+  std::vector<std::pair<int, std::function<int()>>> frees;
+  for (auto& [raw, orphan] : orphans_) frees.emplace_back(orphan.rank, orphan.free);
+  orphans_.clear();
+  std::stable_sort(frees.begin(), frees.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (auto& f : frees) f.second();
+  std::set<Sftp*> sftps;
+  sftps.swap(sftps_);
+  for (Sftp* s : sftps) s->TeardownNow();
   for (Channel* c : channels_) c->Invalidate();
   channels_.clear();
-  orphans_.clear();
 }
 
-void Session::FreeOrphan(LIBSSH2_CHANNEL* raw) {
+void Session::FreeOrphan(void* raw, void* parent, int rank, const void* gate, const char* fn,
+                         std::function<int()> free) {
   if (session_ == nullptr || scheduler_ == nullptr) return;
-  orphans_.insert(raw);
-  auto op = MakeOp("libssh2_channel_free", nullptr, Op::kTeardown | Op::kAbandonable,
-      [this, raw](LIBSSH2_SESSION*) {
-        if (orphans_.count(raw) == 0) return 0;  // the session freed it meanwhile
-        int rc = libssh2_channel_free(raw);
-        if (rc != LIBSSH2_ERROR_EAGAIN) orphans_.erase(raw);
-        return rc;
-      });
+  orphans_[raw] = Orphan{parent, rank, std::move(free)};
+  auto op = MakeOp(fn, gate, Op::kTeardown | Op::kAbandonable, [this, raw](LIBSSH2_SESSION*) {
+    auto it = orphans_.find(raw);
+    if (it == orphans_.end()) return 0;  // freed meanwhile (session or parent teardown)
+    int rc = it->second.free();
+    if (rc != LIBSSH2_ERROR_EAGAIN) orphans_.erase(raw);
+    return rc;
+  });
   scheduler_->EnqueueDetached(std::move(op), kChannelFreeLimitMs);
 }
 
+void Session::FreeOrphansOf(void* parent) {
+  for (auto it = orphans_.begin(); it != orphans_.end();) {
+    if (it->second.parent == parent) {
+      it->second.free();
+      it = orphans_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
 void Session::FreeNow() {
+  set_dead();
   InvalidateChildren();
   if (scheduler_ != nullptr) {
     scheduler_->Destroy();
@@ -696,11 +720,11 @@ Napi::Value Session::Free(const Napi::CallbackInfo& info) {
   // Pending ops cannot finish once the session is gone.
   scheduler_->RejectAll(MakeBadUse(env, "the session was freed", "libssh2_session_free"));
   auto step = [this](LIBSSH2_SESSION* s) {
-    InvalidateChildren();  // libssh2_session_free frees every channel
     // Free is the end of the connection (the fd is closed next): libssh2 would otherwise send
     // CLOSE on every open channel and wait for each peer CLOSE, which sshd sends only when the
     // command ends. Graceful ends are close()/disconnect(), which run before this op.
     set_dead();
+    InvalidateChildren();  // SFTP handles and objects first; libssh2_session_free frees channels
     int rc = libssh2_session_free(s);
     if (rc == 0) session_ = nullptr;
     return rc;
@@ -710,8 +734,8 @@ Napi::Value Session::Free(const Napi::CallbackInfo& info) {
   // After the free op: release the socket and the queue.
   Napi::Function finish = Napi::Function::New(env, [this](const Napi::CallbackInfo& cb) {
     if (session_ != nullptr) {  // the free step failed: finish on dead I/O
-      InvalidateChildren();
       set_dead();
+      InvalidateChildren();
       libssh2_session_free(session_);
       session_ = nullptr;
     }
@@ -867,6 +891,23 @@ Napi::Value Session::UserauthHostbasedFromfile(const Napi::CallbackInfo& info) {
             has_pass ? pass.c_str() : nullptr, host.c_str(), static_cast<unsigned>(host.size()), local.c_str(),
             static_cast<unsigned>(local.size()));
       });
+  return scheduler_->Enqueue(std::move(op), timeout_ms_);
+}
+
+Napi::Value Session::SftpInit(const Napi::CallbackInfo& info) {
+  ASYNC_GUARD("libssh2_sftp_init");
+  auto opened = std::make_shared<LIBSSH2_SFTP*>(nullptr);
+  // sftp_init opens a channel (session-wide open state: session gate) and then waits for the
+  // subsystem request's CHANNEL_SUCCESS (no other channel setup meanwhile: setup gate).
+  auto op = MakeOp("libssh2_sftp_init", session_gate(), 0,
+      [opened](LIBSSH2_SESSION* s) {
+        *opened = libssh2_sftp_init(s);
+        if (*opened != nullptr) return 0;
+        int rc = libssh2_session_last_errno(s);
+        return rc == 0 ? LIBSSH2_ERROR_CHANNEL_FAILURE : rc;
+      },
+      [this, opened](Napi::Env env, int) { return Sftp::NewInstance(env, this, *opened); });
+  op->set_gate2(setup_gate());
   return scheduler_->Enqueue(std::move(op), timeout_ms_);
 }
 

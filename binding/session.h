@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <mutex>
+#include <functional>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -14,6 +16,7 @@
 namespace node_libssh2 {
 
 class Channel;
+class Sftp;
 
 // libssh2_channel_free waits for the peer's CLOSE, which sshd sends only once the command
 // ended: past this limit the free is dropped and the channel stays in libssh2's list until the
@@ -34,12 +37,18 @@ class Session : public Napi::ObjectWrap<Session>, public SchedulerOwner {
   const void* setup_gate() const { return &setup_gate_; }
   Napi::Object js_object() { return Value(); }
 
-  // Channel registry: freeing the session invalidates live channels first; channels whose JS
-  // object was collected are freed by a detached op, unless the session went first.
+  // Children: freeing the session tears down live SFTP objects and invalidates live channels
+  // first. Children whose JS object was collected are freed by a detached op on the queue
+  // (never from a finalizer), unless the session or their parent went first.
   void AddChannel(Channel* c) { channels_.insert(c); }
   void RemoveChannel(Channel* c) { channels_.erase(c); }
-  void FreeOrphan(LIBSSH2_CHANNEL* raw);
-  bool TakeOrphan(LIBSSH2_CHANNEL* raw) { return orphans_.erase(raw) > 0; }
+  void AddSftp(Sftp* s) { sftps_.insert(s); }
+  void RemoveSftp(Sftp* s) { sftps_.erase(s); }
+  // `rank` orders the frees at session teardown (handles 0, SFTP 1, channels 2); `parent` lets
+  // an SFTP shutdown free its orphaned handles first.
+  void FreeOrphan(void* raw, void* parent, int rank, const void* gate, const char* fn, std::function<int()> free);
+  // Runs (and forgets) the orphan frees whose parent is `parent` (an SFTP being shut down).
+  void FreeOrphansOf(void* parent);
   uint32_t timeout_ms() const { return timeout_ms_; }
   bool dead() const { return dead_.load(); }
   void set_dead() { dead_.store(true); }
@@ -99,6 +108,7 @@ class Session : public Napi::ObjectWrap<Session>, public SchedulerOwner {
   Napi::Value UserauthKeyboardInteractive(const Napi::CallbackInfo& info);
   Napi::Value UserauthHostbasedFromfile(const Napi::CallbackInfo& info);
   Napi::Value OpenSession(const Napi::CallbackInfo& info);
+  Napi::Value SftpInit(const Napi::CallbackInfo& info);
   void InvalidateChildren();
 
   LIBSSH2_SESSION* session_ = nullptr;
@@ -111,8 +121,14 @@ class Session : public Napi::ObjectWrap<Session>, public SchedulerOwner {
   std::atomic<bool> dead_{false};
   char session_gate_ = 0;
   char setup_gate_ = 0;
+  struct Orphan {
+    void* parent;
+    int rank;
+    std::function<int()> free;
+  };
   std::set<Channel*> channels_;
-  std::set<LIBSSH2_CHANNEL*> orphans_;
+  std::set<Sftp*> sftps_;
+  std::map<void*, Orphan> orphans_;
   Napi::Env env_;
 
   std::mutex trace_mutex_;

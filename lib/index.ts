@@ -12,6 +12,8 @@ export { constants, errors };
 export { Session } from './session';
 export { Channel } from './channel';
 export type { ExitSignal } from './channel';
+export { Sftp, SftpHandle, SftpAttributes } from './sftp';
+export type { SftpStatVfs, SftpDirEntry, SftpAttributesInput } from './sftp';
 export type { Transport, KbdPrompt, KbdResponder, SignCallback } from './session';
 
 /** `libssh2_version(0)`: the version of the libssh2 compiled into the addon, e.g. `'1.11.1'`. */

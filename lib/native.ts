@@ -40,6 +40,7 @@ export interface NativeSession {
   userauthKeyboardInteractive(user: string, responder: (...args: never[]) => unknown): Promise<void>;
   userauthHostbasedFromfile(user: string, priv: string, host: string, pass?: string, pub?: string, local?: string): Promise<void>;
   openSession(windowSize?: number, packetSize?: number): Promise<NativeChannel>;
+  sftpInit(): Promise<NativeSftp>;
 }
 
 /** The native half of `Channel` (binding/channel.cc); lib/channel.ts checks arguments first. */
@@ -68,6 +69,51 @@ export interface NativeChannel {
   free(): Promise<void>;
   receiveWindowAdjust(adjustment: number, force: boolean): Promise<number>;
   handleExtendedData(mode: number): Promise<void>;
+}
+
+/** `LIBSSH2_SFTP_ATTRIBUTES` as the addon returns it. */
+export interface NativeAttrs {
+  flags: number;
+  filesize: number;
+  uid: number;
+  gid: number;
+  permissions: number;
+  atime: number;
+  mtime: number;
+}
+
+/** The native half of `Sftp` (binding/sftp.cc). */
+export interface NativeSftp {
+  isFreed(): boolean;
+  open(path: string, flags: number, mode: number, type: number): Promise<NativeSftpHandle>;
+  stat(path: string, type: number): Promise<NativeAttrs>;
+  setstat(path: string, attrs: object): Promise<void>;
+  statvfs(path: string): Promise<import('./sftp').SftpStatVfs>;
+  mkdir(path: string, mode: number): Promise<void>;
+  rmdir(path: string): Promise<void>;
+  unlink(path: string): Promise<void>;
+  rename(src: string, dst: string, flags: number): Promise<void>;
+  posixRename(src: string, dst: string): Promise<void>;
+  symlink(path: string, target: string | undefined, type: number): Promise<string | undefined>;
+  lastError(): number;
+  shutdown(): Promise<void>;
+}
+
+/** The native half of `SftpHandle` (binding/sftp_handle.cc). */
+export interface NativeSftpHandle {
+  isFreed(): boolean;
+  read(size: number): Promise<Buffer>;
+  readInto(buf: Buffer): Promise<number>;
+  write(data: Buffer): Promise<number>;
+  readdir(): Promise<[string, NativeAttrs, string] | null>;
+  fstat(): Promise<NativeAttrs>;
+  fsetstat(attrs: object): Promise<void>;
+  fstatvfs(): Promise<import('./sftp').SftpStatVfs>;
+  fsync(): Promise<void>;
+  seek64(offset: number): void;
+  tell64(): number;
+  rewind(): void;
+  close(): Promise<void>;
 }
 
 /** The functions and classes the addon exports (grows with each native class). */

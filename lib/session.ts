@@ -7,6 +7,7 @@ import type { Duplex } from 'stream';
 import { native, type NativeSession } from './native';
 import { createError, type Libssh2Error } from './errors';
 import { Channel } from './channel';
+import { Sftp } from './sftp';
 import { LIBSSH2_ERROR_BAD_USE, SSH_DISCONNECT_BY_APPLICATION } from './constants';
 
 /** What `handshake()` accepts as a transport. */
@@ -432,6 +433,11 @@ export class Session {
       if (packetSize !== undefined) checkInt(packetSize, 'packetSize', 1, 0x7fffffff);
       return new Channel(this, await this.native.openSession(windowSize, packetSize));
     });
+  }
+
+  /** `libssh2_sftp_init()`: an SFTP session on a new channel. */
+  sftpInit(): Promise<Sftp> {
+    return this.#run('libssh2_sftp_init', async () => new Sftp(this, await this.native.sftpInit()));
   }
 
   /** `libssh2_userauth_hostbased_fromfile_ex()`: `localUser` defaults to `username`. */

@@ -1,0 +1,410 @@
+/**
+ * SFTP: `Sftp` (`LIBSSH2_SFTP`, `libssh2_sftp_*`) and `SftpHandle` (`LIBSSH2_SFTP_HANDLE`).
+ * Every call on one `Sftp` and its handles runs one at a time (libssh2 keeps request state per
+ * SFTP object); for parallel transfers open several `Sftp` objects on the session.
+ */
+import type { Session } from './session';
+import type { NativeSftp, NativeSftpHandle, NativeAttrs } from './native';
+import { createError, type Libssh2Error } from './errors';
+import {
+  LIBSSH2_ERROR_BAD_USE, LIBSSH2_SFTP_OPENFILE, LIBSSH2_SFTP_OPENDIR, LIBSSH2_SFTP_STAT, LIBSSH2_SFTP_LSTAT,
+  LIBSSH2_SFTP_SYMLINK, LIBSSH2_SFTP_READLINK, LIBSSH2_SFTP_REALPATH, LIBSSH2_SFTP_RENAME_OVERWRITE,
+  LIBSSH2_SFTP_RENAME_ATOMIC, LIBSSH2_SFTP_RENAME_NATIVE, LIBSSH2_SFTP_S_IFMT, LIBSSH2_SFTP_S_IFDIR,
+  LIBSSH2_SFTP_S_IFREG, LIBSSH2_SFTP_S_IFLNK, LIBSSH2_FX_NO_SUCH_FILE,
+} from './constants';
+
+const MAX_IO = 1 << 30;
+
+function badUse(message: string, fn: string): Libssh2Error {
+  return createError(LIBSSH2_ERROR_BAD_USE, fn, message);
+}
+
+function checkString(value: unknown, name: string): asserts value is string {
+  if (typeof value !== 'string') throw new TypeError(`${name} must be a string`);
+}
+
+function checkInt(value: unknown, name: string, min: number, max: number): asserts value is number {
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`${name} must be an integer`);
+  if (value < min || value > max) throw new RangeError(`${name} must be between ${min} and ${max}`);
+}
+
+/** `LIBSSH2_SFTP_ATTRIBUTES`. Plain objects with the same fields are accepted by `setstat`. */
+export class SftpAttributes {
+  /** `LIBSSH2_SFTP_ATTR_*` bits: which fields are valid. */
+  flags = 0;
+  filesize = 0;
+  uid = 0;
+  gid = 0;
+  permissions = 0;
+  atime = 0;
+  mtime = 0;
+
+  constructor(init?: Partial<NativeAttrs>) {
+    if (init) Object.assign(this, init);
+  }
+
+  /** Alias of `filesize`. */
+  get size(): number {
+    return this.filesize;
+  }
+
+  isDirectory(): boolean {
+    return (this.permissions & LIBSSH2_SFTP_S_IFMT) === LIBSSH2_SFTP_S_IFDIR;
+  }
+
+  isFile(): boolean {
+    return (this.permissions & LIBSSH2_SFTP_S_IFMT) === LIBSSH2_SFTP_S_IFREG;
+  }
+
+  isSymbolicLink(): boolean {
+    return (this.permissions & LIBSSH2_SFTP_S_IFMT) === LIBSSH2_SFTP_S_IFLNK;
+  }
+}
+
+/** `LIBSSH2_SFTP_STATVFS`. */
+export interface SftpStatVfs {
+  f_bsize: number;
+  f_frsize: number;
+  f_blocks: number;
+  f_bfree: number;
+  f_bavail: number;
+  f_files: number;
+  f_ffree: number;
+  f_favail: number;
+  f_fsid: number;
+  f_flag: number;
+  f_namemax: number;
+}
+
+/** What `setstat`/`fsetstat` take: any subset of the attribute fields. */
+export type SftpAttributesInput = Partial<Pick<SftpAttributes, 'flags' | 'filesize' | 'uid' | 'gid' | 'permissions' | 'atime' | 'mtime'>> & { size?: number };
+
+function attrsInput(attrs: unknown): SftpAttributesInput {
+  if (typeof attrs !== 'object' || attrs === null) throw new TypeError('attrs must be an object');
+  const a = attrs as SftpAttributesInput;
+  const out: Record<string, number> = {};
+  for (const k of ['flags', 'filesize', 'size', 'uid', 'gid', 'permissions', 'atime', 'mtime'] as const) {
+    const v = a[k];
+    if (v === undefined) continue;
+    checkInt(v, `attrs.${k}`, 0, Number.MAX_SAFE_INTEGER);
+    out[k] = v;
+  }
+  return out;
+}
+
+/**
+ * An SFTP session (`LIBSSH2_SFTP`), from `session.sftpInit()`. It keeps its session alive;
+ * `shutdown()` closes its open handles first.
+ */
+export class Sftp {
+  /** @internal */
+  readonly native: NativeSftp;
+  /** The session this SFTP object belongs to. */
+  readonly session: Session;
+
+  /** @internal SFTP objects come from `session.sftpInit()`. */
+  constructor(session: Session, native: NativeSftp) {
+    this.session = session;
+    this.native = native;
+  }
+
+  #run<T>(fn: string, body: () => Promise<T>): Promise<T> {
+    try {
+      if (this.native.isFreed()) throw badUse('the SFTP session has been shut down', fn);
+      if (!this.session.getBlocking()) throw badUse(`${fn}: the session is in non-blocking mode; use the …Nb() method`, fn);
+      return body();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  #handle(native: NativeSftpHandle): SftpHandle {
+    return new SftpHandle(this, native);
+  }
+
+  /** `libssh2_sftp_open_ex()` of a file: `flags` are `LIBSSH2_FXF_*`, `mode` the permissions. */
+  open(path: string, flags: number, mode = 0o644): Promise<SftpHandle> {
+    return this.#run('libssh2_sftp_open_ex', async () => {
+      checkString(path, 'path');
+      checkInt(flags, 'flags', 0, 0xffffffff);
+      checkInt(mode, 'mode', 0, 0o7777);
+      return this.#handle(await this.native.open(path, flags, mode, LIBSSH2_SFTP_OPENFILE));
+    });
+  }
+
+  /** `libssh2_sftp_opendir()`. The handle is an async iterable of `[name, attrs, longentry]`. */
+  opendir(path: string): Promise<SftpHandle> {
+    return this.#run('libssh2_sftp_open_ex', async () => {
+      checkString(path, 'path');
+      return this.#handle(await this.native.open(path, 0, 0, LIBSSH2_SFTP_OPENDIR));
+    });
+  }
+
+  /** `libssh2_sftp_stat()`: follows symbolic links. */
+  stat(path: string): Promise<SftpAttributes> {
+    return this.#run('libssh2_sftp_stat_ex', async () => {
+      checkString(path, 'path');
+      return new SftpAttributes(await this.native.stat(path, LIBSSH2_SFTP_STAT));
+    });
+  }
+
+  /** `libssh2_sftp_lstat()`. */
+  lstat(path: string): Promise<SftpAttributes> {
+    return this.#run('libssh2_sftp_stat_ex', async () => {
+      checkString(path, 'path');
+      return new SftpAttributes(await this.native.stat(path, LIBSSH2_SFTP_LSTAT));
+    });
+  }
+
+  /** `libssh2_sftp_setstat()`: sets the fields present (`flags` computed unless given). */
+  setstat(path: string, attrs: SftpAttributesInput): Promise<void> {
+    return this.#run('libssh2_sftp_stat_ex', () => {
+      checkString(path, 'path');
+      return this.native.setstat(path, attrsInput(attrs));
+    });
+  }
+
+  /** `libssh2_sftp_statvfs()` (the statvfs@openssh.com extension). */
+  statvfs(path: string): Promise<SftpStatVfs> {
+    return this.#run('libssh2_sftp_statvfs', () => {
+      checkString(path, 'path');
+      return this.native.statvfs(path);
+    });
+  }
+
+  /**
+   * `libssh2_sftp_mkdir_ex(path, mode)`; with an options object, `{ recursive: true }` also
+   * creates missing parents and accepts an existing directory.
+   */
+  mkdir(path: string, mode?: number | { recursive?: boolean; mode?: number }): Promise<void> {
+    return this.#run('libssh2_sftp_mkdir_ex', async () => {
+      checkString(path, 'path');
+      const opts = typeof mode === 'object' && mode !== null ? mode : { mode };
+      const m = opts.mode ?? 0o755;
+      checkInt(m, 'mode', 0, 0o7777);
+      if (!opts.recursive) return this.native.mkdir(path, m);
+      const parts = path.split('/');
+      for (let i = 1; i <= parts.length; i++) {
+        const dir = parts.slice(0, i).join('/');
+        if (dir === '' || dir === '.') continue;
+        const existing = await this.stat(dir).catch((e: Libssh2Error & { status?: number }) => {
+          if (e.status === LIBSSH2_FX_NO_SUCH_FILE) return null;
+          throw e;
+        });
+        if (existing && !existing.isDirectory()) throw createError(-31, 'libssh2_sftp_mkdir_ex', `${dir} is not a directory`, 4);
+        if (!existing) await this.native.mkdir(dir, m);
+      }
+    });
+  }
+
+  /** `libssh2_sftp_rmdir_ex(path)`; `{ recursive: true }` removes the contents first. */
+  rmdir(path: string, opts?: { recursive?: boolean }): Promise<void> {
+    return this.#run('libssh2_sftp_rmdir_ex', async () => {
+      checkString(path, 'path');
+      if (opts?.recursive) {
+        const dir = await this.opendir(path);
+        const entries: [string, SftpAttributes][] = [];
+        try {
+          for await (const [name, attrs] of dir) if (name !== '.' && name !== '..') entries.push([name, attrs]);
+        } finally {
+          await dir.close();
+        }
+        for (const [name, attrs] of entries) {
+          const child = `${path}/${name}`;
+          if (attrs.isDirectory()) await this.rmdir(child, opts);
+          else await this.unlink(child);
+        }
+      }
+      return this.native.rmdir(path);
+    });
+  }
+
+  /** `libssh2_sftp_unlink_ex()`. */
+  unlink(path: string): Promise<void> {
+    return this.#run('libssh2_sftp_unlink_ex', () => {
+      checkString(path, 'path');
+      return this.native.unlink(path);
+    });
+  }
+
+  /**
+   * `libssh2_sftp_rename_ex()`: `flags` are `LIBSSH2_SFTP_RENAME_*` (default OVERWRITE | ATOMIC |
+   * NATIVE, as libssh2_sftp_rename). SFTP v3 servers such as OpenSSH ignore them and refuse to
+   * replace an existing file: use `posixRename` for that.
+   */
+  rename(source: string, destination: string,
+    flags = LIBSSH2_SFTP_RENAME_OVERWRITE | LIBSSH2_SFTP_RENAME_ATOMIC | LIBSSH2_SFTP_RENAME_NATIVE): Promise<void> {
+    return this.#run('libssh2_sftp_rename_ex', () => {
+      checkString(source, 'source');
+      checkString(destination, 'destination');
+      checkInt(flags, 'flags', 0, 7);
+      return this.native.rename(source, destination, flags);
+    });
+  }
+
+  /** `libssh2_sftp_posix_rename_ex()` (posix-rename@openssh.com): replaces an existing destination. */
+  posixRename(source: string, destination: string): Promise<void> {
+    return this.#run('libssh2_sftp_posix_rename_ex', () => {
+      checkString(source, 'source');
+      checkString(destination, 'destination');
+      return this.native.posixRename(source, destination);
+    });
+  }
+
+  /** `libssh2_sftp_symlink(orig, linkpath)`: creates `linkpath` pointing at `orig`. */
+  symlink(orig: string, linkpath: string): Promise<void> {
+    return this.#run('libssh2_sftp_symlink_ex', async () => {
+      checkString(orig, 'orig');
+      checkString(linkpath, 'linkpath');
+      await this.native.symlink(orig, linkpath, LIBSSH2_SFTP_SYMLINK);
+    });
+  }
+
+  /** `libssh2_sftp_readlink()`. */
+  readlink(path: string): Promise<string> {
+    return this.#run('libssh2_sftp_symlink_ex', async () => {
+      checkString(path, 'path');
+      return (await this.native.symlink(path, undefined, LIBSSH2_SFTP_READLINK)) as string;
+    });
+  }
+
+  /** `libssh2_sftp_realpath()`. */
+  realpath(path: string): Promise<string> {
+    return this.#run('libssh2_sftp_symlink_ex', async () => {
+      checkString(path, 'path');
+      return (await this.native.symlink(path, undefined, LIBSSH2_SFTP_REALPATH)) as string;
+    });
+  }
+
+  /** `libssh2_sftp_last_error()`: the status of the last failed request (`LIBSSH2_FX_*`). */
+  lastError(): number {
+    if (this.native.isFreed()) throw badUse('the SFTP session has been shut down', 'libssh2_sftp_last_error');
+    return this.native.lastError();
+  }
+
+  /** `libssh2_sftp_shutdown()`: closes open handles, then the SFTP channel. Idempotent. */
+  shutdown(): Promise<void> {
+    return this.native.shutdown();
+  }
+
+  /** `await using sftp = await session.sftpInit()`: shutdown on scope exit. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.shutdown();
+  }
+}
+
+/** A directory entry: name, attributes, and the `ls -l` style long entry. */
+export type SftpDirEntry = [name: string, attrs: SftpAttributes, longentry: string];
+
+/** An open file or directory (`LIBSSH2_SFTP_HANDLE`). */
+export class SftpHandle {
+  /** @internal */
+  readonly native: NativeSftpHandle;
+  /** The SFTP object this handle belongs to. */
+  readonly sftp: Sftp;
+
+  /** @internal Handles come from `sftp.open()`/`opendir()`. */
+  constructor(sftp: Sftp, native: NativeSftpHandle) {
+    this.sftp = sftp;
+    this.native = native;
+  }
+
+  #run<T>(fn: string, body: () => Promise<T>): Promise<T> {
+    try {
+      if (this.native.isFreed()) throw badUse('the SFTP handle has been closed', fn);
+      if (!this.sftp.session.getBlocking()) throw badUse(`${fn}: the session is in non-blocking mode; use the …Nb() method`, fn);
+      return body();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /**
+   * `libssh2_sftp_read()`: at most `size` bytes (libssh2 reads ahead); an empty Buffer at EOF.
+   * Sizes that are multiples of 30000 waste no packets.
+   */
+  read(size = 120000): Promise<Buffer> {
+    return this.#run('libssh2_sftp_read', () => {
+      checkInt(size, 'size', 1, MAX_IO);
+      return this.native.read(size);
+    });
+  }
+
+  /** `libssh2_sftp_read()` into `buf`: resolves to the byte count (0 at EOF). */
+  readInto(buf: Buffer): Promise<number> {
+    return this.#run('libssh2_sftp_read', () => {
+      if (!Buffer.isBuffer(buf) || buf.length === 0) throw new TypeError('buf must be a non-empty Buffer');
+      return this.native.readInto(buf);
+    });
+  }
+
+  /** `libssh2_sftp_write()`: writes all of `data` and resolves to its length. */
+  write(data: Buffer | Uint8Array | string): Promise<number> {
+    return this.#run('libssh2_sftp_write', () => {
+      if (typeof data !== 'string' && !(data instanceof Uint8Array)) throw new TypeError('data must be a Buffer or a string');
+      return this.native.write(typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+    });
+  }
+
+  /** `libssh2_sftp_readdir_ex()`: the next entry, or null at the end of the directory. */
+  readdir(): Promise<SftpDirEntry | null> {
+    return this.#run('libssh2_sftp_readdir_ex', async () => {
+      const e = await this.native.readdir();
+      return e && [e[0], new SftpAttributes(e[1]), e[2]];
+    });
+  }
+
+  /** Iterates the entries of a directory handle. */
+  async *[Symbol.asyncIterator](): AsyncGenerator<SftpDirEntry> {
+    for (let e = await this.readdir(); e; e = await this.readdir()) yield e;
+  }
+
+  /** `libssh2_sftp_fstat()`. */
+  fstat(): Promise<SftpAttributes> {
+    return this.#run('libssh2_sftp_fstat_ex', async () => new SftpAttributes(await this.native.fstat()));
+  }
+
+  /** `libssh2_sftp_fsetstat()`. */
+  fsetstat(attrs: SftpAttributesInput): Promise<void> {
+    return this.#run('libssh2_sftp_fstat_ex', () => this.native.fsetstat(attrsInput(attrs)));
+  }
+
+  /** `libssh2_sftp_fstatvfs()`. */
+  fstatvfs(): Promise<SftpStatVfs> {
+    return this.#run('libssh2_sftp_fstatvfs', () => this.native.fstatvfs());
+  }
+
+  /** `libssh2_sftp_fsync()` (fsync@openssh.com). */
+  fsync(): Promise<void> {
+    return this.#run('libssh2_sftp_fsync', () => this.native.fsync());
+  }
+
+  /**
+   * `libssh2_sftp_seek64()`: drops libssh2's read-ahead. Throws `BadUseError` while an op on
+   * this handle is pending. Call `seek64(tell64())` when switching between reading and writing.
+   */
+  seek64(offset: number): void {
+    checkInt(offset, 'offset', 0, Number.MAX_SAFE_INTEGER);
+    this.native.seek64(offset);
+  }
+
+  /** `libssh2_sftp_tell64()`. */
+  tell64(): number {
+    return this.native.tell64();
+  }
+
+  /** `libssh2_sftp_rewind()`. */
+  rewind(): void {
+    this.native.rewind();
+  }
+
+  /** `libssh2_sftp_close_handle()`. Idempotent. */
+  close(): Promise<void> {
+    return this.native.close();
+  }
+
+  /** `await using h = await sftp.open(...)`: close on scope exit. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
