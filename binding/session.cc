@@ -254,6 +254,8 @@ Napi::Function Session::Init(Napi::Env env) {
       InstanceMethod<&Session::UserauthHostbasedFromfile>("userauthHostbasedFromfile"),
       InstanceMethod<&Session::OpenSession>("openSession"),
       InstanceMethod<&Session::SftpInit>("sftpInit"),
+      InstanceMethod<&Session::ScpRecv2>("scpRecv2"),
+      InstanceMethod<&Session::ScpSend64>("scpSend64"),
   });
 }
 
@@ -907,6 +909,62 @@ Napi::Value Session::SftpInit(const Napi::CallbackInfo& info) {
         return rc == 0 ? LIBSSH2_ERROR_CHANNEL_FAILURE : rc;
       },
       [this, opened](Napi::Env env, int) { return Sftp::NewInstance(env, this, *opened); });
+  op->set_gate2(setup_gate());
+  return scheduler_->Enqueue(std::move(op), timeout_ms_);
+}
+
+// SCP opens a channel, execs scp and waits for its reply: session gate (open state) and setup
+// gate (CHANNEL_SUCCESS), like sftp_init.
+Napi::Value Session::ScpRecv2(const Napi::CallbackInfo& info) {
+  ASYNC_GUARD("libssh2_scp_recv2");
+  std::string path;
+  if (!ArgString(info, 0, &path, "path")) return env.Undefined();
+  struct Out {
+    LIBSSH2_CHANNEL* channel = nullptr;
+    libssh2_struct_stat st{};
+  };
+  auto out = std::make_shared<Out>();
+  auto op = MakeOp("libssh2_scp_recv2", session_gate(), 0,
+      [path, out](LIBSSH2_SESSION* s) {
+        out->channel = libssh2_scp_recv2(s, path.c_str(), &out->st);
+        if (out->channel != nullptr) return 0;
+        int rc = libssh2_session_last_errno(s);
+        return rc == 0 ? LIBSSH2_ERROR_SCP_PROTOCOL : rc;
+      },
+      [this, out](Napi::Env env, int) -> Napi::Value {
+        Napi::Object r = Napi::Object::New(env);
+        r.Set("channel", Channel::NewInstance(env, this, out->channel));
+        Napi::Object st = Napi::Object::New(env);
+        st.Set("size", Napi::Number::New(env, static_cast<double>(out->st.st_size)));
+        st.Set("mode", Napi::Number::New(env, static_cast<double>(out->st.st_mode)));
+        st.Set("atime", Napi::Number::New(env, static_cast<double>(out->st.st_atime)));
+        st.Set("mtime", Napi::Number::New(env, static_cast<double>(out->st.st_mtime)));
+        r.Set("stat", st);
+        return r;
+      });
+  op->set_gate2(setup_gate());
+  return scheduler_->Enqueue(std::move(op), timeout_ms_);
+}
+
+Napi::Value Session::ScpSend64(const Napi::CallbackInfo& info) {
+  ASYNC_GUARD("libssh2_scp_send64");
+  std::string path;
+  int64_t mode, size, mtime = 0, atime = 0;
+  if (!ArgString(info, 0, &path, "path") || !ArgInt(info, 1, &mode, "mode") || !ArgInt(info, 2, &size, "size") ||
+      (!info[3].IsUndefined() && !ArgInt(info, 3, &mtime, "mtime")) ||
+      (!info[4].IsUndefined() && !ArgInt(info, 4, &atime, "atime"))) {
+    return env.Undefined();
+  }
+  auto opened = std::make_shared<LIBSSH2_CHANNEL*>(nullptr);
+  auto op = MakeOp("libssh2_scp_send64", session_gate(), 0,
+      [path, mode, size, mtime, atime, opened](LIBSSH2_SESSION* s) {
+        *opened = libssh2_scp_send64(s, path.c_str(), static_cast<int>(mode), static_cast<libssh2_int64_t>(size),
+                                     static_cast<time_t>(mtime), static_cast<time_t>(atime));
+        if (*opened != nullptr) return 0;
+        int rc = libssh2_session_last_errno(s);
+        return rc == 0 ? LIBSSH2_ERROR_SCP_PROTOCOL : rc;
+      },
+      [this, opened](Napi::Env env, int) { return Channel::NewInstance(env, this, *opened); });
   op->set_gate2(setup_gate());
   return scheduler_->Enqueue(std::move(op), timeout_ms_);
 }

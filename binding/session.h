@@ -109,6 +109,8 @@ class Session : public Napi::ObjectWrap<Session>, public SchedulerOwner {
   Napi::Value UserauthHostbasedFromfile(const Napi::CallbackInfo& info);
   Napi::Value OpenSession(const Napi::CallbackInfo& info);
   Napi::Value SftpInit(const Napi::CallbackInfo& info);
+  Napi::Value ScpRecv2(const Napi::CallbackInfo& info);
+  Napi::Value ScpSend64(const Napi::CallbackInfo& info);
   void InvalidateChildren();
 
   LIBSSH2_SESSION* session_ = nullptr;

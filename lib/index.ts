@@ -15,6 +15,7 @@ export type { ExitSignal } from './channel';
 export { Sftp, SftpHandle, SftpAttributes } from './sftp';
 export type { SftpStatVfs, SftpDirEntry, SftpAttributesInput } from './sftp';
 export type { Transport, KbdPrompt, KbdResponder, SignCallback } from './session';
+export type { ScpStat } from './native';
 
 /** `libssh2_version(0)`: the version of the libssh2 compiled into the addon, e.g. `'1.11.1'`. */
 export function version(): string {

@@ -5,6 +5,14 @@
 import * as path from 'path';
 import { createError } from './errors';
 
+/** What `scpRecv2` reports of the remote file. */
+export interface ScpStat {
+  size: number;
+  mode: number;
+  atime: number;
+  mtime: number;
+}
+
 /** The native half of `Session` (binding/session.cc); lib/session.ts checks arguments first. */
 export interface NativeSession {
   state(): { closed: boolean; freed: boolean; busy: boolean; fd: number; closeError: unknown };
@@ -41,6 +49,8 @@ export interface NativeSession {
   userauthHostbasedFromfile(user: string, priv: string, host: string, pass?: string, pub?: string, local?: string): Promise<void>;
   openSession(windowSize?: number, packetSize?: number): Promise<NativeChannel>;
   sftpInit(): Promise<NativeSftp>;
+  scpRecv2(path: string): Promise<{ channel: NativeChannel; stat: ScpStat }>;
+  scpSend64(path: string, mode: number, size: number, mtime?: number, atime?: number): Promise<NativeChannel>;
 }
 
 /** The native half of `Channel` (binding/channel.cc); lib/channel.ts checks arguments first. */

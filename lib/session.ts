@@ -4,7 +4,7 @@
  */
 import * as net from 'net';
 import type { Duplex } from 'stream';
-import { native, type NativeSession } from './native';
+import { native, type NativeSession, type ScpStat } from './native';
 import { createError, type Libssh2Error } from './errors';
 import { Channel } from './channel';
 import { Sftp } from './sftp';
@@ -438,6 +438,34 @@ export class Session {
   /** `libssh2_sftp_init()`: an SFTP session on a new channel. */
   sftpInit(): Promise<Sftp> {
     return this.#run('libssh2_sftp_init', async () => new Sftp(this, await this.native.sftpInit()));
+  }
+
+  /**
+   * `libssh2_scp_recv2()`: a channel that yields the remote file's `stat.size` bytes (read exactly
+   * that many, then free the channel) and the file's size, mode and times.
+   */
+  scpRecv2(path: string): Promise<{ channel: Channel; stat: ScpStat }> {
+    return this.#run('libssh2_scp_recv2', async () => {
+      checkString(path, 'path');
+      const r = await this.native.scpRecv2(path);
+      return { channel: new Channel(this, r.channel), stat: r.stat };
+    });
+  }
+
+  /**
+   * `libssh2_scp_send64()`: a channel to write exactly `size` bytes of the new remote file to,
+   * then one zero byte (SCP's acknowledgement: OpenSSH applies `mtime`/`atime` only after it),
+   * then `sendEof()`, `waitEof()`, `close()`.
+   */
+  scpSend64(path: string, mode: number, size: number, mtime?: number, atime?: number): Promise<Channel> {
+    return this.#run('libssh2_scp_send64', async () => {
+      checkString(path, 'path');
+      checkInt(mode, 'mode', 0, 0o7777);
+      checkInt(size, 'size', 0, Number.MAX_SAFE_INTEGER);
+      if (mtime !== undefined) checkInt(mtime, 'mtime', 0, Number.MAX_SAFE_INTEGER);
+      if (atime !== undefined) checkInt(atime, 'atime', 0, Number.MAX_SAFE_INTEGER);
+      return new Channel(this, await this.native.scpSend64(path, mode, size, mtime, atime));
+    });
   }
 
   /** `libssh2_userauth_hostbased_fromfile_ex()`: `localUser` defaults to `username`. */
