@@ -4,8 +4,9 @@
  * Builds the C reference clients (bench/c/*.c) into bench/c/build/ on the vendored libssh2
  * (deps/libssh2, the sources listed in deps/sources.json), with the addon's configuration and
  * -O3 like its Release build, linked against the system libcrypto and zlib (libssl-dev and
- * zlib1g-dev). Objects are rebuilt only when older than their source or a header of
- * deps/config; a client when older than its source, bench/c/*.h or an object. Usage: node bench/build-c.js [--force]
+ * zlib1g-dev). Objects are rebuilt when older than their source, any libssh2 or deps/config
+ * header, or deps/libssh2/.libssh2-stamp.json (a re-fetch); a client when older than its source,
+ * bench/c/*.h or an object. Usage: node bench/build-c.js [--force]
  */
 const fs = require('fs');
 const os = require('os');
@@ -46,7 +47,17 @@ async function main() {
   if (!fs.existsSync(srcDir)) throw new Error('deps/libssh2 is missing: run `node deps/fetch.js` first');
   const objDir = path.join(out, 'obj');
   fs.mkdirSync(objDir, { recursive: true });
-  const configTime = Math.max(...fs.readdirSync(path.join(root, 'deps/config')).map((f) => mtime(path.join(root, 'deps/config', f))));
+  // Every object depends on every header: a patch that changes a struct in libssh2_priv.h must
+  // rebuild all objects, or objects with two layouts of LIBSSH2_SESSION get linked together.
+  // The stamp is rewritten whenever deps/fetch.js lays the tree (and its patches) anew.
+  const inDir = (dir, ext) => (fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => !ext || f.endsWith(ext)).map((f) => path.join(dir, f)) : []);
+  const headers = [
+    ...inDir(path.join(root, 'deps/config')),
+    ...inDir(srcDir, '.h'),
+    ...inDir(path.join(root, 'deps/libssh2/include'), '.h'),
+    path.join(root, 'deps/libssh2/.libssh2-stamp.json'),
+  ];
+  const configTime = Math.max(...headers.map(mtime));
 
   const sources = require(path.join(root, 'deps/sources.json')).libssh2.map((f) => path.join(srcDir, f));
   const objects = sources.map((src) => path.join(objDir, path.basename(src, '.c') + '.o'));
