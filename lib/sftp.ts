@@ -12,6 +12,8 @@ import {
   LIBSSH2_SFTP_RENAME_ATOMIC, LIBSSH2_SFTP_RENAME_NATIVE, LIBSSH2_SFTP_S_IFMT, LIBSSH2_SFTP_S_IFDIR,
   LIBSSH2_SFTP_S_IFREG, LIBSSH2_SFTP_S_IFLNK, LIBSSH2_FX_NO_SUCH_FILE,
 } from './constants';
+import * as transfer from './transfer';
+import type { TransferOptions, ListEntry } from './transfer';
 
 const MAX_IO = 1 << 30;
 
@@ -280,6 +282,41 @@ export class Sftp {
   lastError(): number {
     if (this.native.isFreed()) throw badUse('the SFTP session has been shut down', 'libssh2_sftp_last_error');
     return this.native.lastError();
+  }
+
+  // ---- Node-native conveniences (lib/transfer.ts) ----------------------------------------
+
+  /**
+   * Downloads `remote` to the local path `local` with `concurrency` SFTP objects in parallel;
+   * the file appears under `local` only when complete (written to a temporary name first).
+   */
+  fastGet(remote: string, local: string, opts?: TransferOptions): Promise<void> {
+    return transfer.fastGet(this, remote, local, opts);
+  }
+
+  /** Uploads `local` to `remote`, like `fastGet` the other way (posix-rename over the target). */
+  fastPut(local: string, remote: string, opts?: TransferOptions): Promise<void> {
+    return transfer.fastPut(this, local, remote, opts);
+  }
+
+  /** The whole content of a remote file. */
+  readFile(path: string): Promise<Buffer> {
+    return transfer.readFile(this, path);
+  }
+
+  /** Creates or replaces a remote file with `data`. */
+  writeFile(path: string, data: Buffer | string, mode?: number): Promise<void> {
+    return transfer.writeFile(this, path, data, mode);
+  }
+
+  /** `false`, or what is at `path`: 'd' directory, '-' file, 'l' symbolic link, '?' other. */
+  exists(path: string): Promise<false | 'd' | '-' | 'l' | '?'> {
+    return transfer.exists(this, path);
+  }
+
+  /** The entries of a directory (without `.` and `..`), ssh2-sftp-client style. */
+  list(dir: string): Promise<ListEntry[]> {
+    return transfer.list(this, dir);
   }
 
   /** `libssh2_sftp_shutdown()`: closes open handles, then the SFTP channel. Idempotent. */

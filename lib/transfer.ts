@@ -1,0 +1,214 @@
+/**
+ * The Node-native SFTP layer: pipelined transfers (`fastGet`/`fastPut`) and the conveniences
+ * users of ssh2-sftp-client expect. TypeScript only, on the one-to-one `Sftp` class.
+ */
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import { LIBSSH2_FXF_READ, LIBSSH2_FXF_WRITE, LIBSSH2_FXF_CREAT, LIBSSH2_FXF_TRUNC, LIBSSH2_FX_NO_SUCH_FILE } from './constants';
+import type { Sftp, SftpAttributes, SftpHandle } from './sftp';
+
+/** Options of `fastGet`/`fastPut`. */
+export interface TransferOptions {
+  /** Bytes per request batch of one worker (default 960000: a multiple of libssh2's 30000). */
+  chunkSize?: number;
+  /** Parallel workers, each on its own SFTP object of the session (default 4). */
+  concurrency?: number;
+  /** Called after every chunk with the bytes done so far and the total. */
+  onProgress?: (done: number, total: number) => void;
+  /** Aborts the transfer: the promise rejects and no partial file is left under the target name. */
+  signal?: AbortSignal;
+  /** Permissions of the new file (default: those of the source). */
+  mode?: number;
+}
+
+const DEFAULT_CHUNK = 960000;
+
+function abortError(signal: AbortSignal): Error {
+  const reason = signal.reason;
+  if (reason instanceof Error) return reason;
+  const e = new Error('the transfer was aborted');
+  e.name = 'AbortError';
+  return e;
+}
+
+function tempName(target: string): string {
+  const slash = target.lastIndexOf('/');
+  return `${target.slice(0, slash + 1)}.${target.slice(slash + 1)}.part-${crypto.randomBytes(4).toString('hex')}`;
+}
+
+function checkOptions(opts: TransferOptions): { chunk: number; workers: number } {
+  const chunk = opts.chunkSize ?? DEFAULT_CHUNK;
+  const workers = opts.concurrency ?? 4;
+  if (!Number.isInteger(chunk) || chunk < 1 || chunk > 64 * 1024 * 1024) throw new RangeError('chunkSize must be 1..64 MiB');
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new RangeError('concurrency must be 1..64');
+  return { chunk, workers };
+}
+
+/**
+ * Runs `count` workers over the chunks of a `total`-byte file. Each worker gets its own SFTP
+ * object (the first is `sftp` itself) because calls on one SFTP object run one at a time.
+ */
+async function runWorkers(sftp: Sftp, path: string, flags: number, total: number, opts: TransferOptions,
+  work: (handle: SftpHandle, offset: number, length: number) => Promise<void>): Promise<void> {
+  const { chunk, workers } = checkOptions(opts);
+  const count = Math.max(1, Math.min(workers, Math.ceil(total / chunk)));
+  const extra = await Promise.all(Array.from({ length: count - 1 }, () => sftp.session.sftpInit()));
+  let next = 0;
+  let done = 0;
+  let failed: unknown;
+  try {
+    await Promise.all([sftp, ...extra].map(async (worker) => {
+      const handle = await worker.open(path, flags);
+      try {
+        while (failed === undefined && next < total) {
+          if (opts.signal?.aborted) throw abortError(opts.signal);
+          const offset = next;
+          const length = Math.min(chunk, total - offset);
+          next += length;
+          handle.seek64(offset);
+          await work(handle, offset, length).catch((e) => {
+            failed ??= e;
+            throw e;
+          });
+          done += length;
+          opts.onProgress?.(done, total);
+        }
+      } finally {
+        await handle.close();
+      }
+    }));
+  } finally {
+    await Promise.allSettled(extra.map((x) => x.shutdown()));
+  }
+}
+
+/** Downloads `remote` to `local` (a temporary name first, renamed when complete). */
+export async function fastGet(sftp: Sftp, remote: string, local: string, opts: TransferOptions = {}): Promise<void> {
+  checkOptions(opts);
+  if (opts.signal?.aborted) throw abortError(opts.signal);
+  const attrs = await sftp.stat(remote);
+  const total = attrs.filesize;
+  const temp = tempName(local);
+  const file = await fs.promises.open(temp, 'wx', opts.mode ?? (attrs.permissions & 0o7777 || 0o644));
+  try {
+    await runWorkers(sftp, remote, LIBSSH2_FXF_READ, total, opts, async (h, offset, length) => {
+      let got = 0;
+      while (got < length) {
+        if (opts.signal?.aborted) throw abortError(opts.signal);
+        const b = await h.read(Math.min(length - got, DEFAULT_CHUNK));
+        if (b.length === 0) throw new Error(`${remote} ended at ${offset + got} bytes, expected ${total}`);
+        await file.write(b, 0, b.length, offset + got);
+        got += b.length;
+      }
+    });
+    await file.close();
+    await fs.promises.rename(temp, local);
+  } catch (e) {
+    await file.close().catch(() => undefined);
+    await fs.promises.unlink(temp).catch(() => undefined);
+    throw e;
+  }
+}
+
+/** Uploads `local` to `remote` (a temporary name first, renamed over the target when complete). */
+export async function fastPut(sftp: Sftp, local: string, remote: string, opts: TransferOptions = {}): Promise<void> {
+  checkOptions(opts);
+  if (opts.signal?.aborted) throw abortError(opts.signal);
+  const st = await fs.promises.stat(local);
+  const total = st.size;
+  const temp = tempName(remote);
+  const file = await fs.promises.open(local, 'r');
+  try {
+    const create = await sftp.open(temp, LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_TRUNC, opts.mode ?? (st.mode & 0o7777));
+    await create.close();
+    await runWorkers(sftp, temp, LIBSSH2_FXF_WRITE, total, opts, async (h, offset, length) => {
+      const buf = Buffer.allocUnsafe(length);
+      const { bytesRead } = await file.read(buf, 0, length, offset);
+      if (bytesRead !== length) throw new Error(`${local} changed size during the upload`);
+      if (opts.signal?.aborted) throw abortError(opts.signal);
+      await h.write(buf);
+    });
+    await sftp.posixRename(temp, remote);
+  } catch (e) {
+    await sftp.unlink(temp).catch(() => undefined);
+    throw e;
+  } finally {
+    await file.close();
+  }
+}
+
+/** Reads a whole remote file. */
+export async function readFile(sftp: Sftp, path: string): Promise<Buffer> {
+  const h = await sftp.open(path, LIBSSH2_FXF_READ);
+  try {
+    const parts: Buffer[] = [];
+    for (let b = await h.read(); b.length; b = await h.read()) parts.push(b);
+    return Buffer.concat(parts);
+  } finally {
+    await h.close();
+  }
+}
+
+/** Writes a whole remote file (created or truncated). */
+export async function writeFile(sftp: Sftp, path: string, data: Buffer | string, mode = 0o644): Promise<void> {
+  const h = await sftp.open(path, LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_TRUNC, mode);
+  try {
+    await h.write(data);
+  } finally {
+    await h.close();
+  }
+}
+
+/** `false`, or the type of what is at `path`: 'd' directory, '-' file, 'l' link, '?' other. */
+export async function exists(sftp: Sftp, path: string): Promise<false | 'd' | '-' | 'l' | '?'> {
+  let a: SftpAttributes;
+  try {
+    a = await sftp.lstat(path);
+  } catch (e) {
+    if ((e as { status?: number }).status === LIBSSH2_FX_NO_SUCH_FILE) return false;
+    throw e;
+  }
+  return a.isDirectory() ? 'd' : a.isFile() ? '-' : a.isSymbolicLink() ? 'l' : '?';
+}
+
+/** One entry of `list()`. */
+export interface ListEntry {
+  name: string;
+  type: 'd' | '-' | 'l' | '?';
+  size: number;
+  /** Milliseconds since the epoch, as ssh2-sftp-client reports them. */
+  modifyTime: number;
+  accessTime: number;
+  owner: number;
+  group: number;
+  /** Permission bits (`permissions & 0o7777`). */
+  mode: number;
+  longname: string;
+  attrs: SftpAttributes;
+}
+
+/** The entries of a directory, without `.` and `..`. */
+export async function list(sftp: Sftp, dir: string): Promise<ListEntry[]> {
+  const h = await sftp.opendir(dir);
+  const out: ListEntry[] = [];
+  try {
+    for await (const [name, attrs, longname] of h) {
+      if (name === '.' || name === '..') continue;
+      out.push({
+        name,
+        type: attrs.isDirectory() ? 'd' : attrs.isFile() ? '-' : attrs.isSymbolicLink() ? 'l' : '?',
+        size: attrs.filesize,
+        modifyTime: attrs.mtime * 1000,
+        accessTime: attrs.atime * 1000,
+        owner: attrs.uid,
+        group: attrs.gid,
+        mode: attrs.permissions & 0o7777,
+        longname,
+        attrs,
+      });
+    }
+  } finally {
+    await h.close();
+  }
+  return out;
+}

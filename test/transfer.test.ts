@@ -1,0 +1,85 @@
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Session, Sftp, SftpNoSuchFileError } from '../lib';
+import { authenticated } from './helpers/connect';
+
+const sha = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
+
+describe('fast transfers and conveniences', () => {
+  let s: Session;
+  let sftp: Sftp;
+  let remote: string;
+  let local: string;
+  const data = crypto.randomBytes(20 * 1024 * 1024 + 13);
+
+  beforeAll(async () => {
+    s = await authenticated();
+    sftp = await s.sftpInit();
+    remote = `${await sftp.realpath('.')}/libssh2-transfer-${process.pid}`;
+    await sftp.mkdir(remote, 0o755);
+    local = fs.mkdtempSync(path.join(os.tmpdir(), 'libssh2-transfer-'));
+    fs.writeFileSync(path.join(local, 'src'), data);
+  });
+  afterAll(async () => {
+    await sftp.rmdir(remote, { recursive: true });
+    await sftp.shutdown();
+    await s.close();
+    fs.rmSync(local, { recursive: true, force: true });
+  });
+
+  it('fastPut then fastGet, sha256 equal, progress to the total', async () => {
+    const progress: number[] = [];
+    await sftp.fastPut(path.join(local, 'src'), `${remote}/big`, { onProgress: (d) => progress.push(d) });
+    expect((await sftp.stat(`${remote}/big`)).filesize).toBe(data.length);
+    expect(progress[progress.length - 1]).toBe(data.length);
+    expect([...progress].sort((a, b) => a - b)).toEqual(progress);
+    await sftp.fastGet(`${remote}/big`, path.join(local, 'back'), { concurrency: 3, chunkSize: 300000 });
+    expect(sha(fs.readFileSync(path.join(local, 'back')))).toBe(sha(data));
+    expect(fs.readdirSync(local).filter((n) => n.includes('.part-'))).toEqual([]);
+  }, 120000);
+
+  it('8 concurrent fastGets on one session', async () => {
+    await sftp.writeFile(`${remote}/eight`, data.subarray(0, 3 * 1024 * 1024));
+    await Promise.all(Array.from({ length: 8 }, (_, i) => sftp.fastGet(`${remote}/eight`, path.join(local, `e${i}`))));
+    for (let i = 0; i < 8; i++) expect(sha(fs.readFileSync(path.join(local, `e${i}`)))).toBe(sha(data.subarray(0, 3 * 1024 * 1024)));
+  }, 120000);
+
+  it('an abort mid-transfer rejects and leaves no file under the target name, nor a temporary one', async () => {
+    await sftp.fastPut(path.join(local, 'src'), `${remote}/abortme`);
+    const ac = new AbortController();
+    const p = sftp.fastGet(`${remote}/abortme`, path.join(local, 'aborted'), {
+      chunkSize: 60000, concurrency: 2, signal: ac.signal, onProgress: (d) => { if (d > 1_000_000) ac.abort(); },
+    });
+    await expect(p).rejects.toMatchObject({ name: 'AbortError' });
+    expect(fs.existsSync(path.join(local, 'aborted'))).toBe(false);
+    expect(fs.readdirSync(local).filter((n) => n.includes('.part-'))).toEqual([]);
+    const ac2 = new AbortController();
+    const up = sftp.fastPut(path.join(local, 'src'), `${remote}/aborted-up`, {
+      chunkSize: 60000, signal: ac2.signal, onProgress: (d) => { if (d > 1_000_000) ac2.abort(); },
+    });
+    await expect(up).rejects.toMatchObject({ name: 'AbortError' });
+    expect(await sftp.exists(`${remote}/aborted-up`)).toBe(false);
+    expect((await sftp.list(remote)).filter((e) => e.name.includes('.part-'))).toEqual([]);
+  }, 120000);
+
+  it('a missing remote file: SftpNoSuchFileError, no local file', async () => {
+    await expect(sftp.fastGet(`${remote}/missing`, path.join(local, 'missing'))).rejects.toBeInstanceOf(SftpNoSuchFileError);
+    expect(fs.existsSync(path.join(local, 'missing'))).toBe(false);
+  });
+
+  it('readFile, writeFile, exists, list', async () => {
+    await sftp.writeFile(`${remote}/small`, 'hello', 0o600);
+    expect((await sftp.readFile(`${remote}/small`)).toString()).toBe('hello');
+    expect(await sftp.exists(`${remote}/small`)).toBe('-');
+    expect(await sftp.exists(remote)).toBe('d');
+    expect(await sftp.exists(`${remote}/nothing`)).toBe(false);
+    const entries = await sftp.list(remote);
+    const small = entries.find((e) => e.name === 'small')!;
+    expect(small.type).toBe('-');
+    expect(small.size).toBe(5);
+    expect(small.mode).toBe(0o600);
+    expect(entries.some((e) => e.name === '.' || e.name === '..')).toBe(false);
+  });
+});
