@@ -14,7 +14,7 @@ export { Channel } from './channel';
 export type { ExitSignal } from './channel';
 export { Sftp, SftpHandle, SftpAttributes } from './sftp';
 export type { SftpStatVfs, SftpDirEntry, SftpAttributesInput } from './sftp';
-export type { TransferOptions, ListEntry } from './transfer';
+export type { TransferOptions, ListEntry, ReadStreamOptions, WriteStreamOptions } from './transfer';
 export type { Transport, KbdPrompt, KbdResponder, SignCallback } from './session';
 export type { ScpStat } from './native';
 

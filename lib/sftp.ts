@@ -13,7 +13,8 @@ import {
   LIBSSH2_SFTP_S_IFREG, LIBSSH2_SFTP_S_IFLNK, LIBSSH2_FX_NO_SUCH_FILE,
 } from './constants';
 import * as transfer from './transfer';
-import type { TransferOptions, ListEntry } from './transfer';
+import type { TransferOptions, ListEntry, ReadStreamOptions, WriteStreamOptions } from './transfer';
+import type { Readable, Writable } from 'stream';
 
 const MAX_IO = 1 << 30;
 
@@ -297,6 +298,16 @@ export class Sftp {
   /** Uploads `local` to `remote`, like `fastGet` the other way (posix-rename over the target). */
   fastPut(local: string, remote: string, opts?: TransferOptions): Promise<void> {
     return transfer.fastPut(this, local, remote, opts);
+  }
+
+  /** A Readable of a remote file (`start`/`end` inclusive, `highWaterMark` bytes per read). */
+  createReadStream(path: string, opts?: ReadStreamOptions): Readable {
+    return transfer.createReadStream(this, path, opts);
+  }
+
+  /** A Writable to a remote file (`flags` 'w' or 'a', `mode`). */
+  createWriteStream(path: string, opts?: WriteStreamOptions): Writable {
+    return transfer.createWriteStream(this, path, opts);
   }
 
   /** The whole content of a remote file. */

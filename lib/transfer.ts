@@ -4,7 +4,8 @@
  */
 import * as crypto from 'crypto';
 import * as fs from 'fs';
-import { LIBSSH2_FXF_READ, LIBSSH2_FXF_WRITE, LIBSSH2_FXF_CREAT, LIBSSH2_FXF_TRUNC, LIBSSH2_FX_NO_SUCH_FILE } from './constants';
+import { Readable, Writable } from 'stream';
+import { LIBSSH2_FXF_READ, LIBSSH2_FXF_WRITE, LIBSSH2_FXF_CREAT, LIBSSH2_FXF_TRUNC, LIBSSH2_FXF_APPEND, LIBSSH2_FX_NO_SUCH_FILE } from './constants';
 import type { Sftp, SftpAttributes, SftpHandle } from './sftp';
 
 /** Options of `fastGet`/`fastPut`. */
@@ -211,4 +212,81 @@ export async function list(sftp: Sftp, dir: string): Promise<ListEntry[]> {
     await h.close();
   }
   return out;
+}
+
+/** Options of `createReadStream`. */
+export interface ReadStreamOptions {
+  /** First byte (default 0). */
+  start?: number;
+  /** Last byte, inclusive (default: to the end). */
+  end?: number;
+  /** Bytes per read (default 120000). */
+  highWaterMark?: number;
+}
+
+/** A Readable of a remote file (one SFTP request batch per `highWaterMark`). */
+export function createReadStream(sftp: Sftp, path: string, opts: ReadStreamOptions = {}): Readable {
+  const start = opts.start ?? 0;
+  const end = opts.end ?? Infinity;
+  const size = opts.highWaterMark ?? 120000;
+  let handle: SftpHandle | undefined;
+  let pos = start;
+  return new Readable({
+    highWaterMark: size,
+    async construct(callback) {
+      try {
+        handle = await sftp.open(path, LIBSSH2_FXF_READ);
+        if (start > 0) handle.seek64(start);
+        callback();
+      } catch (e) {
+        callback(e as Error);
+      }
+    },
+    async read() {
+      try {
+        const want = Math.min(size, end - pos + 1);
+        const b = want > 0 ? await handle!.read(want) : Buffer.alloc(0);
+        pos += b.length;
+        this.push(b.length ? b : null);
+      } catch (e) {
+        this.destroy(e as Error);
+      }
+    },
+    destroy(err, callback) {
+      (handle ? handle.close() : Promise.resolve()).then(() => callback(err), (e) => callback(err ?? e));
+    },
+  });
+}
+
+/** Options of `createWriteStream`. */
+export interface WriteStreamOptions {
+  /** 'w' (create or truncate, default) or 'a' (append). */
+  flags?: 'w' | 'a';
+  /** Permissions of a new file (default 0o644). */
+  mode?: number;
+}
+
+/** A Writable to a remote file; 'finish' comes after the handle was closed. */
+export function createWriteStream(sftp: Sftp, path: string, opts: WriteStreamOptions = {}): Writable {
+  const flags = LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | (opts.flags === 'a' ? LIBSSH2_FXF_APPEND : LIBSSH2_FXF_TRUNC);
+  let handle: SftpHandle | undefined;
+  return new Writable({
+    async construct(callback) {
+      try {
+        handle = await sftp.open(path, flags, opts.mode ?? 0o644);
+        callback();
+      } catch (e) {
+        callback(e as Error);
+      }
+    },
+    write(chunk: Buffer, _encoding, callback) {
+      handle!.write(chunk).then(() => callback(), callback);
+    },
+    final(callback) {
+      handle!.close().then(() => callback(), callback);
+    },
+    destroy(err, callback) {
+      (handle ? handle.close() : Promise.resolve()).then(() => callback(err), (e) => callback(err ?? e));
+    },
+  });
 }

@@ -2,6 +2,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { pipeline } from 'stream/promises';
 import { Session, Sftp, SftpNoSuchFileError } from '../lib';
 import { authenticated } from './helpers/connect';
 
@@ -82,4 +83,23 @@ describe('fast transfers and conveniences', () => {
     expect(small.mode).toBe(0o600);
     expect(entries.some((e) => e.name === '.' || e.name === '..')).toBe(false);
   });
+
+  it('createReadStream (with start/end) and createWriteStream with backpressure', async () => {
+    await pipeline(fs.createReadStream(path.join(local, 'src')), sftp.createWriteStream(`${remote}/streamed`));
+    expect((await sftp.stat(`${remote}/streamed`)).filesize).toBe(data.length);
+    await pipeline(sftp.createReadStream(`${remote}/streamed`, { highWaterMark: 60000 }), fs.createWriteStream(path.join(local, 'streamed')));
+    expect(sha(fs.readFileSync(path.join(local, 'streamed')))).toBe(sha(data));
+    const parts: Buffer[] = [];
+    for await (const b of sftp.createReadStream(`${remote}/streamed`, { start: 1000, end: 300999 })) parts.push(b as Buffer);
+    expect(Buffer.concat(parts)).toEqual(data.subarray(1000, 301000));
+    const append = sftp.createWriteStream(`${remote}/small2`);
+    append.end('ab');
+    await new Promise((r) => append.on('finish', r));
+    const more = sftp.createWriteStream(`${remote}/small2`, { flags: 'a' });
+    more.end('cd');
+    await new Promise((r) => more.on('finish', r));
+    expect((await sftp.readFile(`${remote}/small2`)).toString()).toBe('abcd');
+    const missing = sftp.createReadStream(`${remote}/none`);
+    await expect(new Promise((_, reject) => missing.on('error', reject))).rejects.toBeInstanceOf(SftpNoSuchFileError);
+  }, 60000);
 });
