@@ -300,6 +300,16 @@ export class Sftp {
     return transfer.fastPut(this, local, remote, opts);
   }
 
+  /** Downloads a remote directory tree, keeping mode and mtime. */
+  getDirectory(remote: string, local: string, opts?: TransferOptions): Promise<void> {
+    return transfer.getDirectory(this, remote, local, opts);
+  }
+
+  /** Uploads a local directory tree, keeping mode and mtime. */
+  putDirectory(local: string, remote: string, opts?: TransferOptions): Promise<void> {
+    return transfer.putDirectory(this, local, remote, opts);
+  }
+
   /** A Readable of a remote file (`start`/`end` inclusive, `highWaterMark` bytes per read). */
   createReadStream(path: string, opts?: ReadStreamOptions): Readable {
     return transfer.createReadStream(this, path, opts);

@@ -290,3 +290,36 @@ export function createWriteStream(sftp: Sftp, path: string, opts: WriteStreamOpt
     },
   });
 }
+
+/** Copies the remote directory `remote` into the local `local` (created), recursively, keeping mode and mtime. */
+export async function getDirectory(sftp: Sftp, remote: string, local: string, opts: TransferOptions = {}): Promise<void> {
+  const attrs = await sftp.stat(remote);
+  await fs.promises.mkdir(local, { recursive: true, mode: attrs.permissions & 0o7777 });
+  for (const e of await list(sftp, remote)) {
+    const from = `${remote}/${e.name}`;
+    const to = `${local}/${e.name}`;
+    if (e.type === 'd') await getDirectory(sftp, from, to, opts);
+    else if (e.type === '-') {
+      await fastGet(sftp, from, to, { ...opts, mode: e.mode });
+      await fs.promises.utimes(to, e.attrs.atime, e.attrs.mtime);
+    }
+  }
+  await fs.promises.utimes(local, attrs.atime, attrs.mtime);
+}
+
+/** Copies the local directory `local` to `remote` (created), recursively, keeping mode and mtime. */
+export async function putDirectory(sftp: Sftp, local: string, remote: string, opts: TransferOptions = {}): Promise<void> {
+  const st = await fs.promises.stat(local);
+  if (!(await exists(sftp, remote))) await sftp.mkdir(remote, st.mode & 0o7777);
+  for (const e of await fs.promises.readdir(local, { withFileTypes: true })) {
+    const from = `${local}/${e.name}`;
+    const to = `${remote}/${e.name}`;
+    if (e.isDirectory()) await putDirectory(sftp, from, to, opts);
+    else if (e.isFile()) {
+      const fst = await fs.promises.stat(from);
+      await fastPut(sftp, from, to, { ...opts, mode: fst.mode & 0o7777 });
+      await sftp.setstat(to, { atime: Math.floor(fst.atimeMs / 1000), mtime: Math.floor(fst.mtimeMs / 1000) });
+    }
+  }
+  await sftp.setstat(remote, { atime: Math.floor(st.atimeMs / 1000), mtime: Math.floor(st.mtimeMs / 1000) });
+}

@@ -102,4 +102,22 @@ describe('fast transfers and conveniences', () => {
     const missing = sftp.createReadStream(`${remote}/none`);
     await expect(new Promise((_, reject) => missing.on('error', reject))).rejects.toBeInstanceOf(SftpNoSuchFileError);
   }, 60000);
+
+  it('putDirectory and getDirectory: recursive, contents, modes and mtimes kept', async () => {
+    const tree = path.join(local, 'tree');
+    fs.mkdirSync(path.join(tree, 'a', 'b'), { recursive: true });
+    fs.writeFileSync(path.join(tree, 'top.txt'), 'top');
+    fs.writeFileSync(path.join(tree, 'a', 'b', 'deep.bin'), data.subarray(0, 100000));
+    fs.chmodSync(path.join(tree, 'a', 'b', 'deep.bin'), 0o600);
+    fs.utimesSync(path.join(tree, 'top.txt'), 1100000000, 1100000000);
+    await sftp.putDirectory(tree, `${remote}/tree`);
+    const deep = await sftp.stat(`${remote}/tree/a/b/deep.bin`);
+    expect(deep.permissions & 0o777).toBe(0o600);
+    expect((await sftp.stat(`${remote}/tree/top.txt`)).mtime).toBe(1100000000);
+    await sftp.getDirectory(`${remote}/tree`, path.join(local, 'tree-back'));
+    expect(fs.readFileSync(path.join(local, 'tree-back', 'top.txt'), 'utf8')).toBe('top');
+    expect(sha(fs.readFileSync(path.join(local, 'tree-back', 'a', 'b', 'deep.bin')))).toBe(sha(data.subarray(0, 100000)));
+    expect(fs.statSync(path.join(local, 'tree-back', 'a', 'b', 'deep.bin')).mode & 0o777).toBe(0o600);
+    expect(Math.floor(fs.statSync(path.join(local, 'tree-back', 'top.txt')).mtimeMs / 1000)).toBe(1100000000);
+  }, 60000);
 });
