@@ -436,7 +436,9 @@ Napi::Value Channel::Free(const Napi::CallbackInfo& info) {
   }
   freeing_ = true;
   // Reads and other ops that can be dropped reject now; a half-sent write finishes first.
-  session_->scheduler()->RejectFor(this, MakeBadUse(env, "the channel was freed", "libssh2_channel_free"));
+  if (pending_ops_ > 0) {
+    session_->scheduler()->RejectFor(this, MakeBadUse(env, "the channel was freed", "libssh2_channel_free"));
+  }
   auto step = [this](LIBSSH2_CHANNEL* c) {
     int rc = libssh2_channel_free(c);
     if (rc != LIBSSH2_ERROR_EAGAIN) channel_ = nullptr;  // freed, whatever it says

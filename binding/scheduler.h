@@ -176,6 +176,7 @@ class Scheduler {
   uv_loop_t* loop_ = nullptr;
   Napi::AsyncContext async_context_;
   uv_poll_t* poll_ = nullptr;
+  int fd_ = -1;
   int poll_events_ = 0;
   std::deque<Op*> queue_;
   std::unordered_set<Op*> live_;  // the ops in queue_, for O(1) membership
