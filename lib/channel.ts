@@ -10,29 +10,10 @@
  */
 import type { Session } from './session';
 import type { NativeChannel } from './native';
-import { createError, type Libssh2Error } from './errors';
-import { LIBSSH2_ERROR_BAD_USE, SSH_EXTENDED_DATA_STDERR } from './constants';
+import { SSH_EXTENDED_DATA_STDERR } from './constants';
+import { badUse, checkInt, checkString, nonBlockingMisuse, toBuffer } from './check';
 
 const MAX_READ = 1 << 30;
-
-function badUse(message: string, fn: string): Libssh2Error {
-  return createError(LIBSSH2_ERROR_BAD_USE, fn, message);
-}
-
-function checkString(value: unknown, name: string): asserts value is string {
-  if (typeof value !== 'string') throw new TypeError(`${name} must be a string`);
-}
-
-function checkInt(value: unknown, name: string, min: number, max: number): asserts value is number {
-  if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`${name} must be an integer`);
-  if (value < min || value > max) throw new RangeError(`${name} must be between ${min} and ${max}`);
-}
-
-function toBuffer(data: Buffer | Uint8Array | string, name: string): Buffer {
-  if (typeof data === 'string') return Buffer.from(data, 'utf8');
-  if (data instanceof Uint8Array) return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  throw new TypeError(`${name} must be a Buffer, a Uint8Array or a string`);
-}
 
 /** `libssh2_channel_get_exit_signal()`: the signal name without "SIG", or null. */
 export interface ExitSignal {
@@ -68,7 +49,7 @@ export class Channel {
   #check(fn: string, sends: boolean): void {
     if (this.#freeing || this.native.isFreed()) throw badUse('the channel has been freed', fn);
     if (sends && this.#closing) throw badUse('the channel is closed', fn);
-    if (!this.session.getBlocking()) throw badUse(`${fn}: the session is in non-blocking mode; use the …Nb() method`, fn);
+    if (!this.session.getBlocking()) throw nonBlockingMisuse(fn);
   }
 
   #run<T>(fn: string, sends: boolean, body: () => Promise<T>): Promise<T> {

@@ -5,10 +5,11 @@
 import * as net from 'net';
 import type { Duplex } from 'stream';
 import { native, type NativeSession, type ScpStat } from './native';
-import { createError, type Libssh2Error } from './errors';
+import type { Libssh2Error } from './errors';
 import { Channel } from './channel';
 import { Sftp } from './sftp';
-import { LIBSSH2_ERROR_BAD_USE, SSH_DISCONNECT_BY_APPLICATION } from './constants';
+import { SSH_DISCONNECT_BY_APPLICATION } from './constants';
+import { badUse, checkInt, checkOptString, checkString, nonBlockingMisuse } from './check';
 
 /** What `handshake()` accepts as a transport. */
 export type Transport = number | net.Socket | Duplex;
@@ -24,25 +25,6 @@ export type KbdResponder = (name: string, instruction: string, prompts: KbdPromp
 
 /** Signs `data` with the private key of the public key blob given to `userauthPublickey`. */
 export type SignCallback = (data: Buffer) => Buffer | Promise<Buffer>;
-
-function badUse(message: string, fn?: string): Libssh2Error {
-  return createError(LIBSSH2_ERROR_BAD_USE, fn, message);
-}
-
-function checkString(value: unknown, name: string): asserts value is string {
-  if (typeof value !== 'string') throw new TypeError(`${name} must be a string`);
-}
-
-function checkOptString(value: unknown, name: string): void {
-  if (value !== undefined && value !== null && typeof value !== 'string') {
-    throw new TypeError(`${name} must be a string`);
-  }
-}
-
-function checkInt(value: unknown, name: string, min = -0x80000000, max = 0x7fffffff): asserts value is number {
-  if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`${name} must be an integer`);
-  if (value < min || value > max) throw new RangeError(`${name} must be between ${min} and ${max}`);
-}
 
 function isDuplex(value: unknown): value is Duplex {
   return !!value && typeof (value as Duplex).pipe === 'function' && typeof (value as Duplex).write === 'function' &&
@@ -78,7 +60,7 @@ export class Session {
 
   #async(fn: string): void {
     if (this.#freed) throw badUse('the session has been freed', fn);
-    if (!this.#blocking) throw badUse(`${fn}: the session is in non-blocking mode; use the …Nb() method`, fn);
+    if (!this.#blocking) throw nonBlockingMisuse(fn);
   }
 
   /** Runs `body` and turns a synchronous throw into a rejected promise. */

@@ -7,7 +7,7 @@ import type { Session } from './session';
 import type { NativeSftp, NativeSftpHandle, NativeAttrs } from './native';
 import { createError, type Libssh2Error } from './errors';
 import {
-  LIBSSH2_ERROR_BAD_USE, LIBSSH2_SFTP_OPENFILE, LIBSSH2_SFTP_OPENDIR, LIBSSH2_SFTP_STAT, LIBSSH2_SFTP_LSTAT,
+  LIBSSH2_ERROR_SFTP_PROTOCOL, LIBSSH2_FX_FAILURE, LIBSSH2_SFTP_OPENFILE, LIBSSH2_SFTP_OPENDIR, LIBSSH2_SFTP_STAT, LIBSSH2_SFTP_LSTAT,
   LIBSSH2_SFTP_SYMLINK, LIBSSH2_SFTP_READLINK, LIBSSH2_SFTP_REALPATH, LIBSSH2_SFTP_RENAME_OVERWRITE,
   LIBSSH2_SFTP_RENAME_ATOMIC, LIBSSH2_SFTP_RENAME_NATIVE, LIBSSH2_SFTP_S_IFMT, LIBSSH2_SFTP_S_IFDIR,
   LIBSSH2_SFTP_S_IFREG, LIBSSH2_SFTP_S_IFLNK, LIBSSH2_FX_NO_SUCH_FILE,
@@ -15,21 +15,9 @@ import {
 import * as transfer from './transfer';
 import type { TransferOptions, ListEntry, ReadStreamOptions, WriteStreamOptions } from './transfer';
 import type { Readable, Writable } from 'stream';
+import { badUse, checkInt, checkString, nonBlockingMisuse } from './check';
 
 const MAX_IO = 1 << 30;
-
-function badUse(message: string, fn: string): Libssh2Error {
-  return createError(LIBSSH2_ERROR_BAD_USE, fn, message);
-}
-
-function checkString(value: unknown, name: string): asserts value is string {
-  if (typeof value !== 'string') throw new TypeError(`${name} must be a string`);
-}
-
-function checkInt(value: unknown, name: string, min: number, max: number): asserts value is number {
-  if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`${name} must be an integer`);
-  if (value < min || value > max) throw new RangeError(`${name} must be between ${min} and ${max}`);
-}
 
 /** `LIBSSH2_SFTP_ATTRIBUTES`. Plain objects with the same fields are accepted by `setstat`. */
 export class SftpAttributes {
@@ -114,7 +102,7 @@ export class Sftp {
   #run<T>(fn: string, body: () => Promise<T>): Promise<T> {
     try {
       if (this.native.isFreed()) throw badUse('the SFTP session has been shut down', fn);
-      if (!this.session.getBlocking()) throw badUse(`${fn}: the session is in non-blocking mode; use the …Nb() method`, fn);
+      if (!this.session.getBlocking()) throw nonBlockingMisuse(fn);
       return body();
     } catch (e) {
       return Promise.reject(e);
@@ -194,7 +182,7 @@ export class Sftp {
           if (e.status === LIBSSH2_FX_NO_SUCH_FILE) return null;
           throw e;
         });
-        if (existing && !existing.isDirectory()) throw createError(-31, 'libssh2_sftp_mkdir_ex', `${dir} is not a directory`, 4);
+        if (existing && !existing.isDirectory()) throw createError(LIBSSH2_ERROR_SFTP_PROTOCOL, 'libssh2_sftp_mkdir_ex', `${dir} is not a directory`, LIBSSH2_FX_FAILURE);
         if (!existing) await this.native.mkdir(dir, m);
       }
     });
@@ -370,7 +358,7 @@ export class SftpHandle {
   #run<T>(fn: string, body: () => Promise<T>): Promise<T> {
     try {
       if (this.native.isFreed()) throw badUse('the SFTP handle has been closed', fn);
-      if (!this.sftp.session.getBlocking()) throw badUse(`${fn}: the session is in non-blocking mode; use the …Nb() method`, fn);
+      if (!this.sftp.session.getBlocking()) throw nonBlockingMisuse(fn);
       return body();
     } catch (e) {
       return Promise.reject(e);
