@@ -6,6 +6,7 @@
 #include "common.h"
 #include "errors.h"
 #include "channel.h"
+#include "listener.h"
 #include "session.h"
 #include "sftp.h"
 #include "sftp_handle.h"
@@ -106,6 +107,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Function handle = SftpHandle::Init(env);
   GetAddonData(env)->sftpHandleCtor = Napi::Persistent(handle);
   exports.Set("SftpHandle", handle);
+  Napi::Function listener = Listener::Init(env);
+  GetAddonData(env)->listenerCtor = Napi::Persistent(listener);
+  exports.Set("Listener", listener);
   InitTransport(env, exports);
   return exports;
 }

@@ -129,14 +129,6 @@ Channel::~Channel() {
   channel_ = nullptr;
 }
 
-void Channel::OpStarted() {
-  if (pending_ops_++ == 0) Ref();
-}
-
-void Channel::OpEnded() {
-  if (--pending_ops_ == 0) Unref();
-}
-
 bool Channel::Usable(Napi::Env env, const char* fn) {
   if (channel_ == nullptr || freeing_) {
     ThrowBadUse(env, "the channel has been freed", fn);
@@ -436,7 +428,7 @@ Napi::Value Channel::Free(const Napi::CallbackInfo& info) {
   }
   freeing_ = true;
   // Reads and other ops that can be dropped reject now; a half-sent write finishes first.
-  if (pending_ops_ > 0) {
+  if (ops_.pending() > 0) {
     session_->scheduler()->RejectFor(this, MakeBadUse(env, "the channel was freed", "libssh2_channel_free"));
   }
   auto step = [this](LIBSSH2_CHANNEL* c) {

@@ -5,6 +5,7 @@
 
 #include "common.h"
 #include "scheduler.h"
+#include "util.h"
 
 namespace node_libssh2 {
 
@@ -23,9 +24,9 @@ class Channel : public Napi::ObjectWrap<Channel> {
   // The session frees every channel itself: forget the pointer.
   void Invalidate() { channel_ = nullptr; }
   // Ops on this channel keep its JS object alive and are counted (free waits for them).
-  void OpStarted();
-  void OpEnded();
-  int pending_ops() const { return pending_ops_; }
+  void OpStarted() { ops_.OpStarted(this); }
+  void OpEnded() { ops_.OpEnded(this); }
+  int pending_ops() const { return ops_.pending(); }
 
   // Gates: FIFO per libssh2 per-channel state; setup requests use the session's setup gate.
   const void* read_gate(int stream) const { return &read_gates_[stream == 0 ? 0 : stream == 1 ? 1 : 2]; }
@@ -68,7 +69,7 @@ class Channel : public Napi::ObjectWrap<Channel> {
   Napi::ObjectReference session_ref_;  // children hold their parent
   LIBSSH2_CHANNEL* channel_ = nullptr;
   bool freeing_ = false;
-  int pending_ops_ = 0;
+  OpCounter<Channel> ops_;
   char read_gates_[3] = {0, 0, 0};
   char write_gate_ = 0;
   char state_gate_ = 0;

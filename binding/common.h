@@ -17,6 +17,7 @@ struct AddonData {
   Napi::FunctionReference channelCtor;
   Napi::FunctionReference sftpCtor;
   Napi::FunctionReference sftpHandleCtor;
+  Napi::FunctionReference listenerCtor;
 };
 
 AddonData* GetAddonData(Napi::Env env);

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "channel.h"
+#include "listener.h"
 #include "sftp.h"
 #include "errors.h"
 #include "jscall.h"
@@ -256,6 +257,9 @@ Napi::Function Session::Init(Napi::Env env) {
       InstanceMethod<&Session::SftpInit>("sftpInit"),
       InstanceMethod<&Session::ScpRecv2>("scpRecv2"),
       InstanceMethod<&Session::ScpSend64>("scpSend64"),
+      InstanceMethod<&Session::DirectTcpip>("directTcpip"),
+      InstanceMethod<&Session::DirectStreamlocal>("directStreamlocal"),
+      InstanceMethod<&Session::ForwardListen>("forwardListen"),
   });
 }
 
@@ -299,6 +303,8 @@ void Session::InvalidateChildren() {
   for (Sftp* s : sftps) s->TeardownNow();
   for (Channel* c : channels_) c->Invalidate();
   channels_.clear();
+  for (Listener* l : listeners_) l->Invalidate();  // libssh2_session_free cancels listeners
+  listeners_.clear();
 }
 
 void Session::FreeOrphan(void* raw, void* parent, int rank, const void* gate, const char* fn,
@@ -966,6 +972,76 @@ Napi::Value Session::ScpSend64(const Napi::CallbackInfo& info) {
       },
       [this, opened](Napi::Env env, int) { return Channel::NewInstance(env, this, *opened); });
   op->set_gate2(setup_gate());
+  return scheduler_->Enqueue(std::move(op), timeout_ms_);
+}
+
+// direct-tcpip / direct-streamlocal: channel opens (session-wide open and direct state).
+Napi::Value Session::DirectTcpip(const Napi::CallbackInfo& info) {
+  ASYNC_GUARD("libssh2_channel_direct_tcpip_ex");
+  std::string host, shost;
+  int64_t port, sport;
+  if (!ArgString(info, 0, &host, "host") || !ArgInt(info, 1, &port, "port") || !ArgString(info, 2, &shost, "shost") ||
+      !ArgInt(info, 3, &sport, "sport")) {
+    return env.Undefined();
+  }
+  auto opened = std::make_shared<LIBSSH2_CHANNEL*>(nullptr);
+  auto op = MakeOp("libssh2_channel_direct_tcpip_ex", session_gate(), 0,
+      [host, port, shost, sport, opened](LIBSSH2_SESSION* s) {
+        *opened = libssh2_channel_direct_tcpip_ex(s, host.c_str(), static_cast<int>(port), shost.c_str(),
+                                                  static_cast<int>(sport));
+        if (*opened != nullptr) return 0;
+        int rc = libssh2_session_last_errno(s);
+        return rc == 0 ? LIBSSH2_ERROR_CHANNEL_FAILURE : rc;
+      },
+      [this, opened](Napi::Env env, int) { return Channel::NewInstance(env, this, *opened); });
+  return scheduler_->Enqueue(std::move(op), timeout_ms_);
+}
+
+Napi::Value Session::DirectStreamlocal(const Napi::CallbackInfo& info) {
+  ASYNC_GUARD("libssh2_channel_direct_streamlocal_ex");
+  std::string path, shost;
+  int64_t sport;
+  if (!ArgString(info, 0, &path, "socketPath") || !ArgString(info, 1, &shost, "shost") ||
+      !ArgInt(info, 2, &sport, "sport")) {
+    return env.Undefined();
+  }
+  auto opened = std::make_shared<LIBSSH2_CHANNEL*>(nullptr);
+  auto op = MakeOp("libssh2_channel_direct_streamlocal_ex", session_gate(), 0,
+      [path, shost, sport, opened](LIBSSH2_SESSION* s) {
+        *opened = libssh2_channel_direct_streamlocal_ex(s, path.c_str(), shost.c_str(), static_cast<int>(sport));
+        if (*opened != nullptr) return 0;
+        int rc = libssh2_session_last_errno(s);
+        return rc == 0 ? LIBSSH2_ERROR_CHANNEL_FAILURE : rc;
+      },
+      [this, opened](Napi::Env env, int) { return Channel::NewInstance(env, this, *opened); });
+  return scheduler_->Enqueue(std::move(op), timeout_ms_);
+}
+
+// tcpip-forward: a global request whose reply is not matched to the request: session gate.
+Napi::Value Session::ForwardListen(const Napi::CallbackInfo& info) {
+  ASYNC_GUARD("libssh2_channel_forward_listen_ex");
+  int64_t port, queue = 16;
+  std::string host;
+  bool has_host;
+  if (!ArgInt(info, 0, &port, "port") || !ArgOptString(info, 1, &host, &has_host, "host") ||
+      (!info[2].IsUndefined() && !ArgInt(info, 2, &queue, "queueMaxsize"))) {
+    return env.Undefined();
+  }
+  struct Out {
+    LIBSSH2_LISTENER* listener = nullptr;
+    int bound = 0;
+  };
+  auto out = std::make_shared<Out>();
+  auto op = MakeOp("libssh2_channel_forward_listen_ex", session_gate(), 0,
+      [port, host, has_host, queue, out](LIBSSH2_SESSION* s) {
+        out->listener = libssh2_channel_forward_listen_ex(s, has_host ? host.c_str() : nullptr,
+                                                          static_cast<int>(port), &out->bound,
+                                                          static_cast<int>(queue));
+        if (out->listener != nullptr) return 0;
+        int rc = libssh2_session_last_errno(s);
+        return rc == 0 ? LIBSSH2_ERROR_REQUEST_DENIED : rc;
+      },
+      [this, out](Napi::Env env, int) { return Listener::NewInstance(env, this, out->listener, out->bound); });
   return scheduler_->Enqueue(std::move(op), timeout_ms_);
 }
 

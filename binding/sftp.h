@@ -6,27 +6,12 @@
 
 #include "common.h"
 #include "scheduler.h"
+#include "util.h"
 
 namespace node_libssh2 {
 
 class Session;
 class SftpHandle;
-
-// Counts an object's pending ops and keeps its JS object alive meanwhile.
-template <typename T>
-class OpCounter {
- public:
-  void OpStarted(Napi::ObjectWrap<T>* self) {
-    if (pending_++ == 0) self->Ref();
-  }
-  void OpEnded(Napi::ObjectWrap<T>* self) {
-    if (--pending_ == 0) self->Unref();
-  }
-  int pending() const { return pending_; }
-
- private:
-  int pending_ = 0;
-};
 
 // An op on an SFTP object or handle: `Target` has raw(), OpStarted(), OpEnded(), sftp_raw().
 // On LIBSSH2_ERROR_SFTP_PROTOCOL it records libssh2_sftp_last_error in the same step.

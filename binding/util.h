@@ -89,4 +89,20 @@ std::unique_ptr<Op> MakeOp(const char* fn, const void* gate, unsigned flags, Ste
   return MakeOp(fn, gate, flags, std::move(step), [](Napi::Env env, int) { return env.Undefined(); });
 }
 
+// Counts an object's pending ops and keeps its JS object alive meanwhile.
+template <typename T>
+class OpCounter {
+ public:
+  void OpStarted(Napi::ObjectWrap<T>* self) {
+    if (pending_++ == 0) self->Ref();
+  }
+  void OpEnded(Napi::ObjectWrap<T>* self) {
+    if (--pending_ == 0) self->Unref();
+  }
+  int pending() const { return pending_; }
+
+ private:
+  int pending_ = 0;
+};
+
 }  // namespace node_libssh2

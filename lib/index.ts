@@ -11,6 +11,7 @@ export * from './errors';
 export { constants, errors };
 export { Session } from './session';
 export { Channel } from './channel';
+export { Listener } from './listener';
 export type { ExitSignal } from './channel';
 export { Sftp, SftpHandle, SftpAttributes } from './sftp';
 export type { SftpStatVfs, SftpDirEntry, SftpAttributesInput } from './sftp';

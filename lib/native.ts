@@ -49,6 +49,9 @@ export interface NativeSession {
   userauthHostbasedFromfile(user: string, priv: string, host: string, pass?: string, pub?: string, local?: string): Promise<void>;
   openSession(windowSize?: number, packetSize?: number): Promise<NativeChannel>;
   sftpInit(): Promise<NativeSftp>;
+  directTcpip(host: string, port: number, shost: string, sport: number): Promise<NativeChannel>;
+  directStreamlocal(path: string, shost: string, sport: number): Promise<NativeChannel>;
+  forwardListen(port: number, host?: string, queueMaxsize?: number): Promise<NativeListener>;
   scpRecv2(path: string): Promise<{ channel: NativeChannel; stat: ScpStat }>;
   scpSend64(path: string, mode: number, size: number, mtime?: number, atime?: number): Promise<NativeChannel>;
 }
@@ -124,6 +127,14 @@ export interface NativeSftpHandle {
   tell64(): number;
   rewind(): void;
   close(): Promise<void>;
+}
+
+/** The native half of `Listener` (binding/listener.cc). */
+export interface NativeListener {
+  boundPort: number;
+  isFreed(): boolean;
+  forwardAccept(): Promise<NativeChannel>;
+  forwardCancel(): Promise<void>;
 }
 
 /** The functions and classes the addon exports (grows with each native class). */

@@ -8,6 +8,7 @@ import { native, type NativeSession, type ScpStat } from './native';
 import type { Libssh2Error } from './errors';
 import { Channel } from './channel';
 import { Sftp } from './sftp';
+import { Listener } from './listener';
 import { SSH_DISCONNECT_BY_APPLICATION } from './constants';
 import { badUse, checkInt, checkOptString, checkString, nonBlockingMisuse } from './check';
 
@@ -414,6 +415,43 @@ export class Session {
       if (windowSize !== undefined) checkInt(windowSize, 'windowSize', 1, 0x7fffffff);
       if (packetSize !== undefined) checkInt(packetSize, 'packetSize', 1, 0x7fffffff);
       return new Channel(this, await this.native.openSession(windowSize, packetSize));
+    });
+  }
+
+  /**
+   * `libssh2_channel_direct_tcpip_ex()`: a channel to `host:port` as seen from the server
+   * (`shost:sport` is what the server is told the connection comes from).
+   */
+  directTcpip(host: string, port: number, shost = '127.0.0.1', sport = 22): Promise<Channel> {
+    return this.#run('libssh2_channel_direct_tcpip_ex', async () => {
+      checkString(host, 'host');
+      checkInt(port, 'port', 0, 65535);
+      checkString(shost, 'shost');
+      checkInt(sport, 'sport', 0, 65535);
+      return new Channel(this, await this.native.directTcpip(host, port, shost, sport));
+    });
+  }
+
+  /** `libssh2_channel_direct_streamlocal_ex()`: a channel to a unix socket on the server. */
+  directStreamlocal(socketPath: string, shost = '127.0.0.1', sport = 22): Promise<Channel> {
+    return this.#run('libssh2_channel_direct_streamlocal_ex', async () => {
+      checkString(socketPath, 'socketPath');
+      checkString(shost, 'shost');
+      checkInt(sport, 'sport', 0, 65535);
+      return new Channel(this, await this.native.directStreamlocal(socketPath, shost, sport));
+    });
+  }
+
+  /**
+   * `libssh2_channel_forward_listen_ex()`: the server listens on `host:port` (port 0: it picks
+   * one, see `listener.boundPort`) and forwards connections to `listener.forwardAccept()`.
+   */
+  forwardListen(port: number, host?: string, queueMaxsize = 16): Promise<Listener> {
+    return this.#run('libssh2_channel_forward_listen_ex', async () => {
+      checkInt(port, 'port', 0, 65535);
+      checkOptString(host, 'host');
+      checkInt(queueMaxsize, 'queueMaxsize', 1, 0x7fffffff);
+      return new Listener(this, await this.native.forwardListen(port, host, queueMaxsize));
     });
   }
 
