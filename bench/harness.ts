@@ -42,10 +42,11 @@ export interface Peer {
   run(target: Target, iterations: number, warmup: number): Promise<Batch>;
 }
 
-/** Iterations per peer (split over the rounds) and rounds. */
+/** Iterations per peer (split over the rounds) and rounds; `warmup` overrides run.js's default of 1. */
 export interface Counts {
   iterations: number;
   rounds: number;
+  warmup?: number;
 }
 
 export interface Workload {
@@ -62,10 +63,20 @@ export interface Workload {
   ratios: [string, string][];
   defaults: Counts;
   quick: Counts;
+  /**
+   * Throughput in other units than ops/s (W4/W5: MB/s): `perOp` is how many units one op moves,
+   * asked after `setup`.
+   */
+  rate?: { unit: string; perOp(): number };
+  /** Prepares the workload's data before its first round (untimed); `teardown` removes it. */
+  setup?(target: Target, opts: Options): Promise<void>;
+  teardown?(): Promise<void>;
 }
 
 export interface Options extends Counts {
   warmup: number;
+  /** `--quick`: the workloads' small sizes. */
+  quick: boolean;
 }
 
 interface PeerResult {
@@ -120,14 +131,15 @@ export function cPeer(name: string, label: string, program: string, extraArgs: s
  * Times `op` `iterations` times after `warmup` untimed calls, in this process (wall time per op
  * with performance.now(), CPU of the whole process with process.cpuUsage()).
  */
-export async function timeInProcess(iterations: number, warmup: number, op: () => Promise<void>): Promise<Omit<Batch, 'methods'>> {
-  for (let i = 0; i < warmup; i++) await op();
+export async function timeInProcess(iterations: number, warmup: number,
+  op: (i: number, warm: boolean) => Promise<void>): Promise<Omit<Batch, 'methods'>> {
+  for (let i = 0; i < warmup; i++) await op(i, true);
   const ms: number[] = [];
   const cpu0 = process.cpuUsage();
   const start = performance.now();
   for (let i = 0; i < iterations; i++) {
     const t0 = performance.now();
-    await op();
+    await op(i, false);
     ms.push(performance.now() - t0);
   }
   const wallMs = performance.now() - start;
@@ -190,8 +202,9 @@ async function measure(w: Workload, target: Target, opts: Options): Promise<Peer
       const batch = await peer.run(target, perRound, opts.warmup);
       (batches[i] as Batch[]).push(batch);
       const rate = (batch.ms.length * 1000) / batch.wallMs;
+      const scaled = w.rate ? `, ${(rate * w.rate.perOp()).toFixed(1)} ${w.rate.unit}` : '';
       process.stderr.write(`${w.id} round ${r + 1}/${opts.rounds} ${peer.name}: median ${median(batch.ms).toFixed(2)} ms, ` +
-        `${rate.toFixed(1)} ${w.unit}/s\n`);
+        `${rate.toFixed(1)} ${w.unit}/s${scaled}, CPU ${((batch.cpuUserMs + batch.cpuSysMs) / batch.ms.length).toFixed(2)} ms/${w.unit}\n`);
     }
   }
   const results = w.peers.map((p, i) => summarize(p, batches[i] as Batch[]));
@@ -246,9 +259,11 @@ function fmt(x: number, digits = 2): string {
 function markdown(w: Workload, opts: Options, results: PeerResult[], rs: Ratio[], env: Record<string, string | number>, date: string): string {
   const [ref] = results as [PeerResult];
   const bold = (s: string, b: boolean) => (b ? `**${s}**` : s);
+  const perOp = w.rate?.perOp() ?? 1;
+  const rateCol = w.rate ? `${w.rate.unit} (median of rounds)` : `${w.unit}s/s (median of rounds)`;
   const row = (p: PeerResult) =>
     `| ${p.label} | ${p.ops} | ${bold(fmt(p.medianMs), !w.throughput)} | ${fmt(p.p10Ms)} | ${fmt(p.p90Ms)} | ${fmt(p.minMs)} | ` +
-    `${bold(fmt(p.opsPerSec, 1), w.throughput)} | ${fmt(p.cpuMsPerOp)} (${fmt(p.cpuUserMsPerOp)} + ${fmt(p.cpuSysMsPerOp)}) |`;
+    `${bold(fmt(p.opsPerSec * perOp, 1), w.throughput)} | ${fmt(p.cpuMsPerOp)} (${fmt(p.cpuUserMsPerOp)} + ${fmt(p.cpuSysMsPerOp)}) |`;
   const methods = Object.entries(ref.methods ?? {}).map(([k, v]) => `${k} ${v}`).join(', ');
   const perRound = Math.ceil(opts.iterations / opts.rounds);
   return [
@@ -257,16 +272,17 @@ function markdown(w: Workload, opts: Options, results: PeerResult[], rs: Ratio[]
     `${w.description}. ${ref.ops} ${w.unit}s per peer in ${opts.rounds} interleaved round(s) of ${perRound} ` +
       `(${opts.warmup} untimed warm-up ${w.unit} per batch), private sshd on 127.0.0.1. Negotiated: ${methods}.`,
     '',
-    `| peer | ${w.unit}s | median ms/${w.unit} | p10 | p90 | min | ${w.unit}s/s (median of rounds) | client CPU ms/${w.unit} (user + sys) |`,
+    `| peer | ${w.unit}s | median ms/${w.unit} | p10 | p90 | min | ${rateCol} | client CPU ms/${w.unit} (user + sys) |`,
     '|---|---|---|---|---|---|---|---|',
     ...results.map(row),
     '',
-    `| ratio | median ms/${w.unit} (> 1: slower) | ${w.unit}s/s (< 1: slower) | client CPU/${w.unit} |`,
+    `| ratio | median ms/${w.unit} (> 1: slower) | ${w.rate ? w.rate.unit : `${w.unit}s/s`} (< 1: slower) | client CPU/${w.unit} |`,
     '|---|---|---|---|',
     ...rs.map((r) => `| ${r.of}/${r.to} | ${bold(fmt(r.medianMs), !w.throughput)} | ${bold(fmt(r.opsPerSec), w.throughput)} | ${fmt(r.cpuPerOp)} |`),
     '',
     'Per-round medians (ms): ' + results.map((p) => `${p.name} ${p.roundMediansMs.map((x) => fmt(x)).join(', ')}`).join('; ') + '.',
-    `Per-round ${w.unit}s/s: ` + results.map((p) => `${p.name} ${p.roundOpsPerSec.map((x) => fmt(x, 1)).join(', ')}`).join('; ') + '.',
+    `Per-round ${w.rate ? w.rate.unit : `${w.unit}s/s`}: ` +
+      results.map((p) => `${p.name} ${p.roundOpsPerSec.map((x) => fmt(x * perOp, 1)).join(', ')}`).join('; ') + '.',
     '',
     `Environment: ${Object.entries(env).map(([k, v]) => `${k} ${v}`).join('; ')}.`,
     '',
@@ -283,12 +299,19 @@ export async function main(workloads: [Workload, Options][]): Promise<void> {
     fs.mkdirSync(dir, { recursive: true });
     for (const [w, opts] of workloads) {
       const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-      const results = await measure(w, target, opts);
+      let results: PeerResult[];
+      await w.setup?.(target, opts);
+      try {
+        results = await measure(w, target, opts);
+      } finally {
+        await w.teardown?.();
+      }
       const rs = ratios(w, results);
       const md = markdown(w, opts, results, rs, env, date);
       const base = path.join(dir, `${w.id}-${date.replace(/:/g, '')}`);
       fs.writeFileSync(`${base}.json`,
-        JSON.stringify({ workload: w.id, title: w.title, date, options: opts, environment: env, results, ratios: rs }, null, 2) + '\n');
+        JSON.stringify({ workload: w.id, title: w.title, date, options: opts, environment: env,
+          rate: w.rate ? { unit: w.rate.unit, perOp: w.rate.perOp() } : undefined, results, ratios: rs }, null, 2) + '\n');
       fs.writeFileSync(`${base}.md`, md);
       process.stdout.write(`${md}\nwritten: ${path.relative(process.cwd(), base)}.{json,md}\n\n`);
     }

@@ -29,9 +29,27 @@ declare module 'ssh2' {
     stderr: Readable;
   }
 
+  export interface TransferOptions {
+    concurrency?: number;
+    chunkSize?: number;
+  }
+
+  /** The SFTP client of `client.sftp()` (lib/protocol/SFTP.js). */
+  export interface SFTPWrapper extends EventEmitter {
+    fastGet(remotePath: string, localPath: string, opts: TransferOptions, cb: (err: Error | undefined) => void): void;
+    fastPut(localPath: string, remotePath: string, opts: TransferOptions, cb: (err: Error | undefined) => void): void;
+    open(path: string, flags: string | number, cb: (err: Error | undefined, handle: Buffer) => void): void;
+    /** Resolves `bytesRead` 0 at EOF. */
+    read(handle: Buffer, buf: Buffer, off: number, len: number, position: number,
+      cb: (err: Error | undefined, bytesRead: number, buf: Buffer, position: number) => void): void;
+    close(handle: Buffer, cb: (err: Error | undefined) => void): void;
+    end(): void;
+  }
+
   export class Client extends EventEmitter {
     connect(config: ConnectConfig): this;
     exec(command: string, callback: (err: Error | undefined, stream: ClientChannel) => void): boolean;
+    sftp(callback: (err: Error | undefined, sftp: SFTPWrapper) => void): this;
     setNoDelay(noDelay?: boolean): this;
     end(): this;
     destroy(): this;

@@ -6,6 +6,7 @@
 #include "common.h"
 #include "errors.h"
 #include "channel.h"
+#include "knownhost.h"
 #include "listener.h"
 #include "session.h"
 #include "sftp.h"
@@ -110,6 +111,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Function listener = Listener::Init(env);
   GetAddonData(env)->listenerCtor = Napi::Persistent(listener);
   exports.Set("Listener", listener);
+  Napi::Function kh = KnownHosts::Init(env);
+  GetAddonData(env)->knownHostsCtor = Napi::Persistent(kh);
+  exports.Set("KnownHosts", kh);
   InitTransport(env, exports);
   return exports;
 }

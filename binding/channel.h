@@ -23,6 +23,11 @@ class Channel : public Napi::ObjectWrap<Channel> {
   LIBSSH2_CHANNEL* raw() const { return channel_; }
   // The session frees every channel itself: forget the pointer.
   void Invalidate() { channel_ = nullptr; }
+  // The Session object is being destroyed before this one (environment teardown).
+  void DetachSession() {
+    session_ = nullptr;
+    channel_ = nullptr;
+  }
   // Ops on this channel keep its JS object alive and are counted (free waits for them).
   void OpStarted() { ops_.OpStarted(this); }
   void OpEnded() { ops_.OpEnded(this); }

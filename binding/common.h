@@ -18,6 +18,7 @@ struct AddonData {
   Napi::FunctionReference sftpCtor;
   Napi::FunctionReference sftpHandleCtor;
   Napi::FunctionReference listenerCtor;
+  Napi::FunctionReference knownHostsCtor;
 };
 
 AddonData* GetAddonData(Napi::Env env);

@@ -19,6 +19,10 @@ class Listener : public Napi::ObjectWrap<Listener> {
 
   LIBSSH2_LISTENER* raw() const { return listener_; }
   void Invalidate() { listener_ = nullptr; }
+  void DetachSession() {
+    session_ = nullptr;
+    listener_ = nullptr;
+  }
   void OpStarted() { ops_.OpStarted(this); }
   void OpEnded() { ops_.OpEnded(this); }
 

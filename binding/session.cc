@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "channel.h"
+#include "knownhost.h"
 #include "listener.h"
 #include "sftp.h"
 #include "errors.h"
@@ -260,6 +261,7 @@ Napi::Function Session::Init(Napi::Env env) {
       InstanceMethod<&Session::DirectTcpip>("directTcpip"),
       InstanceMethod<&Session::DirectStreamlocal>("directStreamlocal"),
       InstanceMethod<&Session::ForwardListen>("forwardListen"),
+      InstanceMethod<&Session::KnownhostInit>("knownhostInit"),
   });
 }
 
@@ -283,6 +285,12 @@ Session::Session(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Session>(inf
 Session::~Session() {
   if (cleanup_hook_) napi_remove_env_cleanup_hook(env_, CleanupHook, this);
   FreeNow();
+  // At environment teardown finalizers run in any order: children that outlive this object
+  // must not reach it.
+  for (Channel* c : channels_) c->DetachSession();
+  for (Sftp* s : sftps_) s->DetachSession();
+  for (Listener* l : listeners_) l->DetachSession();
+  for (KnownHosts* k : knownhosts_) k->DetachSession();
 }
 
 void Session::CleanupHook(void* arg) {
@@ -298,13 +306,11 @@ void Session::InvalidateChildren() {
   orphans_.clear();
   std::stable_sort(frees.begin(), frees.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   for (auto& f : frees) f.second();
-  std::set<Sftp*> sftps;
-  sftps.swap(sftps_);
-  for (Sftp* s : sftps) s->TeardownNow();
+  // Children stay registered until their destructor; ~Session detaches those still alive.
+  for (KnownHosts* k : knownhosts_) k->FreeNow();  // session allocator: before session_free
+  for (Sftp* s : sftps_) s->TeardownNow();
   for (Channel* c : channels_) c->Invalidate();
-  channels_.clear();
   for (Listener* l : listeners_) l->Invalidate();  // libssh2_session_free cancels listeners
-  listeners_.clear();
 }
 
 void Session::FreeOrphan(void* raw, void* parent, int rank, const void* gate, const char* fn,
@@ -1043,6 +1049,17 @@ Napi::Value Session::ForwardListen(const Napi::CallbackInfo& info) {
       },
       [this, out](Napi::Env env, int) { return Listener::NewInstance(env, this, out->listener, out->bound); });
   return scheduler_->Enqueue(std::move(op), timeout_ms_);
+}
+
+// libssh2_knownhost_init: local, synchronous.
+Napi::Value Session::KnownhostInit(const Napi::CallbackInfo& info) {
+  SESSION_GUARD("libssh2_knownhost_init");
+  LIBSSH2_KNOWNHOSTS* hosts = libssh2_knownhost_init(session_);
+  if (hosts == nullptr) {
+    ThrowError(env, LIBSSH2_ERROR_ALLOC, "libssh2_knownhost_init", session_);
+    return env.Undefined();
+  }
+  return KnownHosts::NewInstance(env, this, hosts);
 }
 
 Napi::Value Session::OpenSession(const Napi::CallbackInfo& info) {

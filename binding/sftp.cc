@@ -128,6 +128,7 @@ Sftp::Sftp(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Sftp>(info) {
 }
 
 Sftp::~Sftp() {
+  for (SftpHandle* h : handles_) h->DetachSftp();  // handles outliving this (environment teardown)
   if (session_ == nullptr) return;
   session_->RemoveSftp(this);
   if (sftp_ != nullptr) {
@@ -143,7 +144,6 @@ void Sftp::TeardownNow() {
     if (h->raw() != nullptr) libssh2_sftp_close_handle(h->raw());  // dead I/O: frees at once
     h->Invalidate();
   }
-  handles_.clear();
   if (sftp_ != nullptr) libssh2_sftp_shutdown(sftp_);
   sftp_ = nullptr;
 }

@@ -75,6 +75,10 @@ class Sftp : public Napi::ObjectWrap<Sftp> {
   void RemoveHandle(SftpHandle* h) { handles_.erase(h); }
   // Session teardown on dead I/O: close every handle, then shut down.
   void TeardownNow();
+  void DetachSession() {
+    session_ = nullptr;
+    sftp_ = nullptr;
+  }
 
  private:
   bool Usable(Napi::Env env, const char* fn);

@@ -59,7 +59,7 @@ SftpHandle::SftpHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SftpHa
 SftpHandle::~SftpHandle() {
   if (sftp_ == nullptr) return;
   sftp_->RemoveHandle(this);
-  if (handle_ != nullptr && sftp_->raw() != nullptr) {
+  if (handle_ != nullptr && sftp_->raw() != nullptr && sftp_->session() != nullptr) {
     LIBSSH2_SFTP_HANDLE* raw = handle_;
     sftp_->session()->FreeOrphan(raw, sftp_->raw(), 0, gate(), "libssh2_sftp_close_handle",
                                  [raw] { return libssh2_sftp_close_handle(raw); });

@@ -15,12 +15,17 @@ class SftpHandle : public Napi::ObjectWrap<SftpHandle> {
   ~SftpHandle() override;
 
   LIBSSH2_SFTP_HANDLE* raw() const { return handle_; }
-  LIBSSH2_SFTP* sftp_raw() const { return sftp_->raw(); }
+  LIBSSH2_SFTP* sftp_raw() const { return sftp_ != nullptr ? sftp_->raw() : nullptr; }
   const void* gate() const { return sftp_->gate(); }
   void OpStarted() { ops_.OpStarted(this); }
   void OpEnded() { ops_.OpEnded(this); }
   // The SFTP object closed it (teardown): forget the pointer.
   void Invalidate() { handle_ = nullptr; }
+  // The Sftp object is being destroyed before this one (environment teardown).
+  void DetachSftp() {
+    sftp_ = nullptr;
+    handle_ = nullptr;
+  }
 
  private:
   bool Usable(Napi::Env env, const char* fn);

@@ -12,6 +12,8 @@ export { constants, errors };
 export { Session } from './session';
 export { Channel } from './channel';
 export { Listener } from './listener';
+export { KnownHosts } from './knownhost';
+export type { KnownHost, KnownHostCheck } from './knownhost';
 export type { ExitSignal } from './channel';
 export { Sftp, SftpHandle, SftpAttributes } from './sftp';
 export type { SftpStatVfs, SftpDirEntry, SftpAttributesInput } from './sftp';

@@ -52,6 +52,7 @@ export interface NativeSession {
   directTcpip(host: string, port: number, shost: string, sport: number): Promise<NativeChannel>;
   directStreamlocal(path: string, shost: string, sport: number): Promise<NativeChannel>;
   forwardListen(port: number, host?: string, queueMaxsize?: number): Promise<NativeListener>;
+  knownhostInit(): NativeKnownHosts;
   scpRecv2(path: string): Promise<{ channel: NativeChannel; stat: ScpStat }>;
   scpSend64(path: string, mode: number, size: number, mtime?: number, atime?: number): Promise<NativeChannel>;
 }
@@ -135,6 +136,19 @@ export interface NativeListener {
   isFreed(): boolean;
   forwardAccept(): Promise<NativeChannel>;
   forwardCancel(): Promise<void>;
+}
+
+/** The native half of `KnownHosts` (binding/knownhost.cc). */
+export interface NativeKnownHosts {
+  readfile(file: string): number;
+  writefile(file: string): void;
+  readline(line: string): void;
+  writeline(entry: object): string;
+  checkp(host: string, port: number, key: Buffer, typemask: number): import('./knownhost').KnownHostCheck;
+  addc(host: string, key: Buffer, typemask: number, salt?: string, comment?: string): import('./knownhost').KnownHost;
+  get(): import('./knownhost').KnownHost[];
+  del(entry: object): void;
+  free(): void;
 }
 
 /** The functions and classes the addon exports (grows with each native class). */

@@ -9,6 +9,7 @@ import type { Libssh2Error } from './errors';
 import { Channel } from './channel';
 import { Sftp } from './sftp';
 import { Listener } from './listener';
+import { KnownHosts } from './knownhost';
 import { SSH_DISCONNECT_BY_APPLICATION } from './constants';
 import { badUse, checkInt, checkOptString, checkString, nonBlockingMisuse } from './check';
 
@@ -453,6 +454,12 @@ export class Session {
       checkInt(queueMaxsize, 'queueMaxsize', 1, 0x7fffffff);
       return new Listener(this, await this.native.forwardListen(port, host, queueMaxsize));
     });
+  }
+
+  /** `libssh2_knownhost_init()`: an empty known-hosts collection (synchronous). */
+  knownhostInit(): KnownHosts {
+    if (this.#freed) throw badUse('the session has been freed', 'libssh2_knownhost_init');
+    return new KnownHosts(this, this.native.knownhostInit());
   }
 
   /** `libssh2_sftp_init()`: an SFTP session on a new channel. */

@@ -113,12 +113,18 @@ describe('port forwarding', () => {
     await listener.forwardCancel();
     expect(await pending).toBeInstanceOf(BadUseError);
     await expect(listener.forwardAccept()).rejects.toBeInstanceOf(BadUseError);
-    // The port is closed again: a connection is refused.
-    const refused = await new Promise<boolean>((r) => {
+    // The port is closed again (libssh2 sends the cancel without waiting for a reply: allow
+    // the server a moment): a connection is refused.
+    const tryConnect = () => new Promise<boolean>((r) => {
       const c = net.connect(listener.boundPort, '127.0.0.1');
       c.once('error', () => r(true));
       c.once('connect', () => { c.destroy(); r(false); });
     });
+    let refused = await tryConnect();
+    for (let i = 0; i < 40 && !refused; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      refused = await tryConnect();
+    }
     expect(refused).toBe(true);
   });
 });

@@ -1,5 +1,5 @@
 /*
- * Shared parts of the C reference clients (w1.c, w2.c), on the vendored libssh2, in blocking
+ * Shared parts of the C reference clients (w1.c, w2.c, sftp.c), on the vendored libssh2, in blocking
  * mode with TCP_NODELAY, as C users write it. Every blocking libssh2 call is bounded by
  * libssh2_session_set_timeout(OP_TIMEOUT_MS); the harness also kills the process on a timeout.
  */
@@ -126,7 +126,7 @@ static int conn_open(const struct opts *o, struct conn *c) {
 }
 
 /* Reads `stream` of `ch` to EOF (bounded: the session timeout bounds each blocking read). */
-static int drain(LIBSSH2_SESSION *s, LIBSSH2_CHANNEL *ch, int stream) {
+__attribute__((unused)) static int drain(LIBSSH2_SESSION *s, LIBSSH2_CHANNEL *ch, int stream) {
   char buf[65536];
   for (;;) {
     ssize_t n = libssh2_channel_read_ex(ch, stream, buf, sizeof buf);
@@ -140,7 +140,7 @@ static int drain(LIBSSH2_SESSION *s, LIBSSH2_CHANNEL *ch, int stream) {
  * after the peer's CLOSE with our libssh2 patch; wait_closed then returns at once), exit status
  * (must be 0), free. Returns 0 on success.
  */
-static int exec_true(LIBSSH2_SESSION *s) {
+__attribute__((unused)) static int exec_true(LIBSSH2_SESSION *s) {
   LIBSSH2_CHANNEL *ch = libssh2_channel_open_session(s);
   if (!ch) return fail(s, "libssh2_channel_open_session");
   int rc = -1;
