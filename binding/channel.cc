@@ -13,57 +13,23 @@ namespace {
 // Channel writes at least this large step on the threadpool (encryption of many packets).
 constexpr size_t kHeavyWrite = 128 * 1024;
 
-// An op on one channel: keeps the channel's JS object alive and counted while pending.
-template <typename StepFn, typename ResultFn>
-class ChannelOp : public Op {
- public:
-  ChannelOp(Channel* ch, const char* fn, const void* gate, unsigned flags, StepFn step, ResultFn result)
-      : Op(fn, gate, flags), ch_(ch), step_(std::move(step)), result_(std::move(result)) {
-    ch_->OpStarted();
-  }
-  ~ChannelOp() override { ch_->OpEnded(); }
-  int Step(LIBSSH2_SESSION*) override {
-    LIBSSH2_CHANNEL* c = ch_->raw();
-    return c == nullptr ? LIBSSH2_ERROR_BAD_USE : step_(c);
-  }
-  Napi::Value Result(Napi::Env env, int rc) override { return result_(env, rc); }
-  const void* target() const override { return ch_; }
-
- protected:
-  Channel* ch_;
-
- private:
-  StepFn step_;
-  ResultFn result_;
-};
-
-template <typename StepFn, typename ResultFn>
-std::unique_ptr<Op> MakeChannelOp(Channel* ch, const char* fn, const void* gate, unsigned flags, StepFn step,
-                                  ResultFn result) {
-  return std::make_unique<ChannelOp<StepFn, ResultFn>>(ch, fn, gate, flags, std::move(step), std::move(result));
-}
-
-template <typename StepFn>
-std::unique_ptr<Op> MakeChannelOp(Channel* ch, const char* fn, const void* gate, unsigned flags, StepFn step) {
-  return MakeChannelOp(ch, fn, gate, flags, std::move(step), [](Napi::Env env, int) { return env.Undefined(); });
-}
-
 // libssh2_channel_free waits until no other op of the channel is pending.
 template <typename StepFn>
-class ChannelFreeOp : public ChannelOp<StepFn, Napi::Value (*)(Napi::Env, int)> {
+class ChannelFreeOp : public TargetOp<Channel, StepFn, Napi::Value (*)(Napi::Env, int)> {
+  using Base = TargetOp<Channel, StepFn, Napi::Value (*)(Napi::Env, int)>;
+
  public:
   ChannelFreeOp(Channel* ch, StepFn step)
-      : ChannelOp<StepFn, Napi::Value (*)(Napi::Env, int)>(
-            ch, "libssh2_channel_free", nullptr, Op::kTeardown | Op::kAbandonable, std::move(step),
-            [](Napi::Env env, int) { return env.Undefined(); }) {}
-  bool Ready() const override { return this->ch_->pending_ops() <= 1; }
+      : Base(ch, "libssh2_channel_free", nullptr, Op::kTeardown | Op::kAbandonable, std::move(step),
+             UndefinedResult) {}
+  bool Ready() const override { return this->target_->pending_ops() <= 1; }
   bool Expire(bool holds_partial_send) override {
     if (holds_partial_send) return false;  // cannot be dropped: TimeoutError closes the session
-    this->ch_->Invalidate();  // dropped: libssh2_session_free frees it
+    this->target_->Invalidate();  // dropped: libssh2_session_free frees it
     return true;              // the next step sees no channel and resolves
   }
   int Step(LIBSSH2_SESSION* s) override {
-    return this->ch_->raw() == nullptr ? 0 : ChannelOp<StepFn, Napi::Value (*)(Napi::Env, int)>::Step(s);
+    return this->target_->raw() == nullptr ? 0 : Base::Step(s);
   }
 };
 
@@ -213,7 +179,7 @@ Napi::Value Channel::Setenv(const Napi::CallbackInfo& info) {
   CHANNEL_GUARD("libssh2_channel_setenv_ex");
   std::string name, value;
   if (!ArgString(info, 0, &name, "name") || !ArgString(info, 1, &value, "value")) return env.Undefined();
-  return Enqueue(MakeChannelOp(this, "libssh2_channel_setenv_ex", session_->setup_gate(), 0,
+  return Enqueue(MakeTargetOp(this, "libssh2_channel_setenv_ex", session_->setup_gate(), 0,
       [name, value](LIBSSH2_CHANNEL* c) {
         return libssh2_channel_setenv_ex(c, name.c_str(), static_cast<unsigned>(name.size()), value.c_str(),
                                          static_cast<unsigned>(value.size()));
@@ -232,7 +198,7 @@ Napi::Value Channel::RequestPty(const Napi::CallbackInfo& info) {
       (!info[5].IsUndefined() && !ArgInt(info, 5, &hpx, "heightPx"))) {
     return env.Undefined();
   }
-  return Enqueue(MakeChannelOp(this, "libssh2_channel_request_pty_ex", session_->setup_gate(), 0,
+  return Enqueue(MakeTargetOp(this, "libssh2_channel_request_pty_ex", session_->setup_gate(), 0,
       [term, modes, has_modes, w, h, wpx, hpx](LIBSSH2_CHANNEL* c) {
         return libssh2_channel_request_pty_ex(c, term.c_str(), static_cast<unsigned>(term.size()),
                                               has_modes ? modes.data() : nullptr, static_cast<unsigned>(modes.size()),
@@ -248,7 +214,7 @@ Napi::Value Channel::ProcessStartup(const Napi::CallbackInfo& info) {
   if (!ArgString(info, 0, &request, "request") || !ArgBytes(info, 1, &message, &has_message, "message")) {
     return env.Undefined();
   }
-  return Enqueue(MakeChannelOp(this, "libssh2_channel_process_startup", session_->setup_gate(), 0,
+  return Enqueue(MakeTargetOp(this, "libssh2_channel_process_startup", session_->setup_gate(), 0,
       [request, message, has_message](LIBSSH2_CHANNEL* c) {
         return libssh2_channel_process_startup(c, request.c_str(), static_cast<unsigned>(request.size()),
                                                has_message ? message.data() : nullptr,
@@ -266,7 +232,7 @@ Napi::Value Channel::X11Req(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   int single = info[1].ToBoolean() ? 1 : 0;
-  return Enqueue(MakeChannelOp(this, "libssh2_channel_x11_req_ex", session_->setup_gate(), 0,
+  return Enqueue(MakeTargetOp(this, "libssh2_channel_x11_req_ex", session_->setup_gate(), 0,
       [screen, single, proto, cookie, has_proto, has_cookie](LIBSSH2_CHANNEL* c) {
         return libssh2_channel_x11_req_ex(c, single, has_proto ? proto.c_str() : nullptr,
                                           has_cookie ? cookie.c_str() : nullptr, static_cast<int>(screen));
@@ -275,7 +241,7 @@ Napi::Value Channel::X11Req(const Napi::CallbackInfo& info) {
 
 Napi::Value Channel::RequestAuthAgent(const Napi::CallbackInfo& info) {
   CHANNEL_GUARD("libssh2_channel_request_auth_agent");
-  return Enqueue(MakeChannelOp(this, "libssh2_channel_request_auth_agent", session_->setup_gate(), 0,
+  return Enqueue(MakeTargetOp(this, "libssh2_channel_request_auth_agent", session_->setup_gate(), 0,
       [](LIBSSH2_CHANNEL* c) { return libssh2_channel_request_auth_agent(c); }));
 }
 
@@ -289,7 +255,7 @@ Napi::Value Channel::RequestPtySize(const Napi::CallbackInfo& info) {
       (!info[3].IsUndefined() && !ArgInt(info, 3, &hpx, "heightPx"))) {
     return env.Undefined();
   }
-  return Enqueue(MakeChannelOp(this, "libssh2_channel_request_pty_size_ex", state_gate(), 0,
+  return Enqueue(MakeTargetOp(this, "libssh2_channel_request_pty_size_ex", state_gate(), 0,
       [w, h, wpx, hpx](LIBSSH2_CHANNEL* c) {
         return libssh2_channel_request_pty_size_ex(c, static_cast<int>(w), static_cast<int>(h), static_cast<int>(wpx),
                                                    static_cast<int>(hpx));
@@ -300,7 +266,7 @@ Napi::Value Channel::Signal(const Napi::CallbackInfo& info) {
   CHANNEL_GUARD("libssh2_channel_signal_ex");
   std::string name;
   if (!ArgString(info, 0, &name, "signame")) return env.Undefined();
-  return Enqueue(MakeChannelOp(this, "libssh2_channel_signal_ex", state_gate(), 0,
+  return Enqueue(MakeTargetOp(this, "libssh2_channel_signal_ex", state_gate(), 0,
       [name](LIBSSH2_CHANNEL* c) { return libssh2_channel_signal_ex(c, name.c_str(), name.size()); }));
 }
 
@@ -310,7 +276,7 @@ Napi::Value Channel::ReceiveWindowAdjust(const Napi::CallbackInfo& info) {
   if (!ArgInt(info, 0, &adjustment, "adjustment")) return env.Undefined();
   unsigned char force = info[1].ToBoolean() ? 1 : 0;
   auto window = std::make_shared<unsigned int>(0);
-  return Enqueue(MakeChannelOp(this, "libssh2_channel_receive_window_adjust2", state_gate(), 0,
+  return Enqueue(MakeTargetOp(this, "libssh2_channel_receive_window_adjust2", state_gate(), 0,
       [adjustment, force, window](LIBSSH2_CHANNEL* c) {
         return libssh2_channel_receive_window_adjust2(c, static_cast<uint32_t>(adjustment), force, window.get());
       },
@@ -321,7 +287,7 @@ Napi::Value Channel::HandleExtendedData(const Napi::CallbackInfo& info) {
   CHANNEL_GUARD("libssh2_channel_handle_extended_data2");
   int64_t mode;
   if (!ArgInt(info, 0, &mode, "ignoreMode")) return env.Undefined();
-  return Enqueue(MakeChannelOp(this, "libssh2_channel_handle_extended_data2", state_gate(), 0,
+  return Enqueue(MakeTargetOp(this, "libssh2_channel_handle_extended_data2", state_gate(), 0,
       [mode](LIBSSH2_CHANNEL* c) { return libssh2_channel_handle_extended_data2(c, static_cast<int>(mode)); }));
 }
 
@@ -332,7 +298,7 @@ Napi::Value Channel::Read(const Napi::CallbackInfo& info) {
   int64_t size, stream;
   if (!ArgInt(info, 0, &size, "size") || !ArgInt(info, 1, &stream, "streamId")) return env.Undefined();
   auto buf = std::make_shared<std::vector<char>>(static_cast<size_t>(size));
-  return Enqueue(MakeChannelOp(this, "libssh2_channel_read_ex", read_gate(static_cast<int>(stream)), Op::kAbandonable,
+  return Enqueue(MakeTargetOp(this, "libssh2_channel_read_ex", read_gate(static_cast<int>(stream)), Op::kAbandonable,
       [buf, stream](LIBSSH2_CHANNEL* c) {
         ssize_t n = libssh2_channel_read_ex(c, static_cast<int>(stream), buf->data(), buf->size());
         return static_cast<int>(n);
@@ -352,7 +318,7 @@ Napi::Value Channel::ReadInto(const Napi::CallbackInfo& info) {
   auto keep = std::make_shared<Napi::ObjectReference>(Napi::Persistent(target.As<Napi::Object>()));
   char* data = target.Data();
   size_t len = target.Length();
-  return Enqueue(MakeChannelOp(this, "libssh2_channel_read_ex", read_gate(static_cast<int>(stream)), Op::kAbandonable,
+  return Enqueue(MakeTargetOp(this, "libssh2_channel_read_ex", read_gate(static_cast<int>(stream)), Op::kAbandonable,
       [data, len, stream, keep](LIBSSH2_CHANNEL* c) {
         return static_cast<int>(libssh2_channel_read_ex(c, static_cast<int>(stream), data, len));
       },
@@ -369,7 +335,7 @@ Napi::Value Channel::Write(const Napi::CallbackInfo& info) {
   // that returned EAGAIN is repeated with the same pointer and length (PITFALLS 7).
   auto state = std::make_shared<std::pair<std::string, size_t>>(std::move(data), 0);
   unsigned flags = state->first.size() >= kHeavyWrite ? static_cast<unsigned>(Op::kHeavy) : 0u;
-  return Enqueue(MakeChannelOp(this, "libssh2_channel_write_ex", write_gate(), flags,
+  return Enqueue(MakeTargetOp(this, "libssh2_channel_write_ex", write_gate(), flags,
       [state, stream](LIBSSH2_CHANNEL* c) {
         const std::string& bytes = state->first;
         size_t& off = state->second;
@@ -387,7 +353,7 @@ Napi::Value Channel::Flush(const Napi::CallbackInfo& info) {
   CHANNEL_GUARD("libssh2_channel_flush_ex");
   int64_t stream;
   if (!ArgInt(info, 0, &stream, "streamId")) return env.Undefined();
-  return Enqueue(MakeChannelOp(this, "libssh2_channel_flush_ex", write_gate(), 0,
+  return Enqueue(MakeTargetOp(this, "libssh2_channel_flush_ex", write_gate(), 0,
       [stream](LIBSSH2_CHANNEL* c) { return libssh2_channel_flush_ex(c, static_cast<int>(stream)); }, NumberResult));
 }
 
@@ -395,13 +361,13 @@ Napi::Value Channel::Flush(const Napi::CallbackInfo& info) {
 
 Napi::Value Channel::SendEof(const Napi::CallbackInfo& info) {
   CHANNEL_GUARD("libssh2_channel_send_eof");
-  return Enqueue(MakeChannelOp(this, "libssh2_channel_send_eof", write_gate(), 0,
+  return Enqueue(MakeTargetOp(this, "libssh2_channel_send_eof", write_gate(), 0,
       [](LIBSSH2_CHANNEL* c) { return libssh2_channel_send_eof(c); }));
 }
 
 Napi::Value Channel::WaitEof(const Napi::CallbackInfo& info) {
   CHANNEL_GUARD("libssh2_channel_wait_eof");
-  return Enqueue(MakeChannelOp(this, "libssh2_channel_wait_eof", nullptr, Op::kAbandonable,
+  return Enqueue(MakeTargetOp(this, "libssh2_channel_wait_eof", nullptr, Op::kAbandonable,
       [](LIBSSH2_CHANNEL* c) { return libssh2_channel_wait_eof(c); }));
 }
 
@@ -409,13 +375,13 @@ Napi::Value Channel::Close(const Napi::CallbackInfo& info) {
   CHANNEL_GUARD("libssh2_channel_close");
   // After the writes (same gate). With our patch, libssh2_channel_close returns once the peer's
   // CLOSE arrived, so the exit status is final when this resolves.
-  return Enqueue(MakeChannelOp(this, "libssh2_channel_close", write_gate(), 0,
+  return Enqueue(MakeTargetOp(this, "libssh2_channel_close", write_gate(), 0,
       [](LIBSSH2_CHANNEL* c) { return libssh2_channel_close(c); }));
 }
 
 Napi::Value Channel::WaitClosed(const Napi::CallbackInfo& info) {
   CHANNEL_GUARD("libssh2_channel_wait_closed");
-  return Enqueue(MakeChannelOp(this, "libssh2_channel_wait_closed", nullptr, Op::kAbandonable,
+  return Enqueue(MakeTargetOp(this, "libssh2_channel_wait_closed", nullptr, Op::kAbandonable,
       [](LIBSSH2_CHANNEL* c) { return libssh2_channel_wait_closed(c); }));
 }
 

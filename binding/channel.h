@@ -32,6 +32,7 @@ class Channel : public Napi::ObjectWrap<Channel> {
   void OpStarted() { ops_.OpStarted(this); }
   void OpEnded() { ops_.OpEnded(this); }
   int pending_ops() const { return ops_.pending(); }
+  void OnStepResult(int, Op*) {}
 
   // Gates: FIFO per libssh2 per-channel state; setup requests use the session's setup gate.
   const void* read_gate(int stream) const { return &read_gates_[stream == 0 ? 0 : stream == 1 ? 1 : 2]; }

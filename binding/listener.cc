@@ -7,37 +7,6 @@
 
 namespace node_libssh2 {
 
-namespace {
-
-// An op on the listener: counted, keeps the Listener alive, steps on its raw pointer.
-template <typename StepFn, typename ResultFn>
-class ListenerOp : public Op {
- public:
-  ListenerOp(Listener* l, const char* fn, const void* gate, unsigned flags, StepFn step, ResultFn result)
-      : Op(fn, gate, flags), l_(l), step_(std::move(step)), result_(std::move(result)) {
-    l_->OpStarted();
-  }
-  ~ListenerOp() override { l_->OpEnded(); }
-  int Step(LIBSSH2_SESSION* s) override {
-    return l_->raw() == nullptr ? LIBSSH2_ERROR_BAD_USE : step_(s, l_->raw());
-  }
-  Napi::Value Result(Napi::Env env, int rc) override { return result_(env, rc); }
-  const void* target() const override { return l_; }
-
- private:
-  Listener* l_;
-  StepFn step_;
-  ResultFn result_;
-};
-
-template <typename StepFn, typename ResultFn>
-std::unique_ptr<Op> MakeListenerOp(Listener* l, const char* fn, const void* gate, unsigned flags, StepFn step,
-                                   ResultFn result) {
-  return std::make_unique<ListenerOp<StepFn, ResultFn>>(l, fn, gate, flags, std::move(step), std::move(result));
-}
-
-}  // namespace
-
 Napi::Function Listener::Init(Napi::Env env) {
   return DefineClass(env, "Listener", {
       InstanceMethod<&Listener::ForwardAccept>("forwardAccept"),
@@ -89,11 +58,11 @@ Napi::Value Listener::ForwardAccept(const Napi::CallbackInfo& info) {
   auto accepted = std::make_shared<LIBSSH2_CHANNEL*>(nullptr);
   Session* session = session_;
   return session_->scheduler()->Enqueue(
-      MakeListenerOp(this, "libssh2_channel_forward_accept", &accept_gate_, Op::kAbandonable,
-          [accepted](LIBSSH2_SESSION* s, LIBSSH2_LISTENER* l) {
+      MakeTargetOp(this, "libssh2_channel_forward_accept", &accept_gate_, Op::kAbandonable,
+          [accepted, session](LIBSSH2_LISTENER* l) {
             *accepted = libssh2_channel_forward_accept(l);
             if (*accepted != nullptr) return 0;
-            int rc = libssh2_session_last_errno(s);
+            int rc = libssh2_session_last_errno(session->raw());
             // "Channel not found": packets arrived, none was a new connection: keep waiting.
             return rc == LIBSSH2_ERROR_CHANNEL_UNKNOWN || rc == 0 ? LIBSSH2_ERROR_EAGAIN : rc;
           },
@@ -111,13 +80,12 @@ Napi::Value Listener::ForwardCancel(const Napi::CallbackInfo& info) {
   cancelling_ = true;
   session_->scheduler()->RejectFor(this, MakeBadUse(env, "the listener was cancelled", "libssh2_channel_forward_accept"));
   return session_->scheduler()->Enqueue(
-      MakeListenerOp(this, "libssh2_channel_forward_cancel", session_->session_gate(), 0,
-          [this](LIBSSH2_SESSION*, LIBSSH2_LISTENER* l) {
+      MakeTargetOp(this, "libssh2_channel_forward_cancel", session_->session_gate(), 0,
+          [this](LIBSSH2_LISTENER* l) {
             int rc = libssh2_channel_forward_cancel(l);
             if (rc != LIBSSH2_ERROR_EAGAIN) listener_ = nullptr;  // freed whatever it returns
             return rc;
-          },
-          [](Napi::Env env, int) { return env.Undefined(); }),
+          }),
       session_->timeout_ms());
 }
 

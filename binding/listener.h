@@ -25,6 +25,7 @@ class Listener : public Napi::ObjectWrap<Listener> {
   }
   void OpStarted() { ops_.OpStarted(this); }
   void OpEnded() { ops_.OpEnded(this); }
+  void OnStepResult(int, Op*) {}
 
  private:
   Napi::Value ForwardAccept(const Napi::CallbackInfo& info);

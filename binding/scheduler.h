@@ -65,6 +65,8 @@ class Op {
 
   const char* fn() const { return fn_; }
   const void* gate() const { return gate_; }
+  // LIBSSH2_ERROR_SFTP_PROTOCOL: the SFTP status, read by the step that failed (PITFALLS 27).
+  void set_sftp_status(long status) { sftp_status_ = status; }
   // A second state machine the op also occupies (sftp_init: channel open and setup request).
   const void* gate2() const { return gate2_; }
   void set_gate2(const void* g) { gate2_ = g; }
@@ -75,7 +77,6 @@ class Op {
   void set_waiting_js(bool w) { waiting_js_ = w; }
   // An error to report instead of libssh2's (e.g. a JS callback threw).
   Napi::Reference<Napi::Value> js_error_;
-  // LIBSSH2_ERROR_SFTP_PROTOCOL: the SFTP status, read by the step that failed (PITFALLS 27).
   long sftp_status_ = -1;
 
  private:

@@ -13,43 +13,22 @@ namespace node_libssh2 {
 class Session;
 class SftpHandle;
 
-// An op on an SFTP object or handle: `Target` has raw(), OpStarted(), OpEnded(), sftp_raw().
-// On LIBSSH2_ERROR_SFTP_PROTOCOL it records libssh2_sftp_last_error in the same step.
-template <typename Target, typename StepFn, typename ResultFn>
-class SftpOp : public Op {
- public:
-  SftpOp(Target* target, const char* fn, const void* gate, unsigned flags, StepFn step, ResultFn result)
-      : Op(fn, gate, flags), target_(target), step_(std::move(step)), result_(std::move(result)) {
-    target_->OpStarted();
-  }
-  ~SftpOp() override { target_->OpEnded(); }
-  int Step(LIBSSH2_SESSION*) override {
-    auto* raw = target_->raw();
-    if (raw == nullptr) return LIBSSH2_ERROR_BAD_USE;
-    int rc = step_(raw);
-    if (rc == LIBSSH2_ERROR_SFTP_PROTOCOL && target_->sftp_raw() != nullptr) {
-      sftp_status_ = static_cast<long>(libssh2_sftp_last_error(target_->sftp_raw()));
-    }
-    return rc;
-  }
-  Napi::Value Result(Napi::Env env, int rc) override { return result_(env, rc); }
-  const void* target() const override { return target_; }
-
- private:
-  Target* target_;
-  StepFn step_;
-  ResultFn result_;
-};
-
+// Ops on an SFTP object or one of its handles share the SFTP object's gate (PITFALLS 9).
 template <typename Target, typename StepFn, typename ResultFn>
 std::unique_ptr<Op> MakeSftpOp(Target* t, const char* fn, unsigned flags, StepFn step, ResultFn result) {
-  return std::make_unique<SftpOp<Target, StepFn, ResultFn>>(t, fn, t->gate(), flags, std::move(step),
-                                                            std::move(result));
+  return MakeTargetOp(t, fn, t->gate(), flags, std::move(step), std::move(result));
 }
 
 template <typename Target, typename StepFn>
 std::unique_ptr<Op> MakeSftpOp(Target* t, const char* fn, unsigned flags, StepFn step) {
-  return MakeSftpOp(t, fn, flags, std::move(step), [](Napi::Env env, int) { return env.Undefined(); });
+  return MakeTargetOp(t, fn, t->gate(), flags, std::move(step), UndefinedResult);
+}
+
+// Records libssh2_sftp_last_error after LIBSSH2_ERROR_SFTP_PROTOCOL, in the step that failed.
+inline void RecordSftpStatus(LIBSSH2_SFTP* sftp, int rc, Op* op) {
+  if (rc == LIBSSH2_ERROR_SFTP_PROTOCOL && sftp != nullptr) {
+    op->set_sftp_status(static_cast<long>(libssh2_sftp_last_error(sftp)));
+  }
 }
 
 // LIBSSH2_SFTP_ATTRIBUTES <-> { flags, filesize, uid, gid, permissions, atime, mtime }.
@@ -71,6 +50,7 @@ class Sftp : public Napi::ObjectWrap<Sftp> {
   Session* session() const { return session_; }
   void OpStarted() { ops_.OpStarted(this); }
   void OpEnded() { ops_.OpEnded(this); }
+  void OnStepResult(int rc, Op* op) { RecordSftpStatus(sftp_, rc, op); }
   void AddHandle(SftpHandle* h) { handles_.insert(h); }
   void RemoveHandle(SftpHandle* h) { handles_.erase(h); }
   // Session teardown on dead I/O: close every handle, then shut down.

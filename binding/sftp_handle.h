@@ -19,6 +19,7 @@ class SftpHandle : public Napi::ObjectWrap<SftpHandle> {
   const void* gate() const { return sftp_->gate(); }
   void OpStarted() { ops_.OpStarted(this); }
   void OpEnded() { ops_.OpEnded(this); }
+  void OnStepResult(int rc, Op* op) { RecordSftpStatus(sftp_raw(), rc, op); }
   // The SFTP object closed it (teardown): forget the pointer.
   void Invalidate() { handle_ = nullptr; }
   // The Sftp object is being destroyed before this one (environment teardown).

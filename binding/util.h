@@ -105,4 +105,46 @@ class OpCounter {
   int pending_ = 0;
 };
 
+// An op on a child object (Channel, Sftp, SftpHandle, Listener, Agent): `Target` has raw()
+// (null once freed), OpStarted()/OpEnded() (count pending ops, keep the JS object alive) and
+// OnStepResult(rc, op) (the SFTP objects record the SFTP status there).
+template <typename Target, typename StepFn, typename ResultFn>
+class TargetOp : public Op {
+ public:
+  TargetOp(Target* target, const char* fn, const void* gate, unsigned flags, StepFn step, ResultFn result)
+      : Op(fn, gate, flags), target_(target), step_(std::move(step)), result_(std::move(result)) {
+    target_->OpStarted();
+  }
+  ~TargetOp() override { target_->OpEnded(); }
+  int Step(LIBSSH2_SESSION*) override {
+    auto* raw = target_->raw();
+    if (raw == nullptr) return LIBSSH2_ERROR_BAD_USE;
+    int rc = step_(raw);
+    target_->OnStepResult(rc, this);
+    return rc;
+  }
+  Napi::Value Result(Napi::Env env, int rc) override { return result_(env, rc); }
+  const void* target() const override { return target_; }
+
+ protected:
+  Target* target_;
+
+ private:
+  StepFn step_;
+  ResultFn result_;
+};
+
+inline Napi::Value UndefinedResult(Napi::Env env, int) { return env.Undefined(); }
+
+template <typename Target, typename StepFn, typename ResultFn>
+std::unique_ptr<Op> MakeTargetOp(Target* t, const char* fn, const void* gate, unsigned flags, StepFn step,
+                                 ResultFn result) {
+  return std::make_unique<TargetOp<Target, StepFn, ResultFn>>(t, fn, gate, flags, std::move(step), std::move(result));
+}
+
+template <typename Target, typename StepFn>
+std::unique_ptr<Op> MakeTargetOp(Target* t, const char* fn, const void* gate, unsigned flags, StepFn step) {
+  return MakeTargetOp(t, fn, gate, flags, std::move(step), UndefinedResult);
+}
+
 }  // namespace node_libssh2
