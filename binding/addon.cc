@@ -5,6 +5,7 @@
 
 #include "common.h"
 #include "errors.h"
+#include "agent.h"
 #include "channel.h"
 #include "knownhost.h"
 #include "listener.h"
@@ -114,6 +115,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Function kh = KnownHosts::Init(env);
   GetAddonData(env)->knownHostsCtor = Napi::Persistent(kh);
   exports.Set("KnownHosts", kh);
+  Napi::Function agent = Agent::Init(env);
+  GetAddonData(env)->agentCtor = Napi::Persistent(agent);
+  exports.Set("Agent", agent);
   InitTransport(env, exports);
   return exports;
 }

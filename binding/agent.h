@@ -21,6 +21,7 @@ class Agent : public Napi::ObjectWrap<Agent> {
   LIBSSH2_AGENT* raw() const { return agent_; }
   void OpStarted() { ops_.OpStarted(this); }
   void OpEnded() { ops_.OpEnded(this); }
+  void OnStepResult(int, Op*) {}
   // Session teardown: disconnect and free now (before libssh2_session_free).
   void FreeNow();
   void DetachSession() { session_ = nullptr; }

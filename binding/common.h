@@ -19,6 +19,7 @@ struct AddonData {
   Napi::FunctionReference sftpHandleCtor;
   Napi::FunctionReference listenerCtor;
   Napi::FunctionReference knownHostsCtor;
+  Napi::FunctionReference agentCtor;
 };
 
 AddonData* GetAddonData(Napi::Env env);

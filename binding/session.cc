@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "agent.h"
 #include "channel.h"
 #include "knownhost.h"
 #include "listener.h"
@@ -262,6 +263,7 @@ Napi::Function Session::Init(Napi::Env env) {
       InstanceMethod<&Session::DirectStreamlocal>("directStreamlocal"),
       InstanceMethod<&Session::ForwardListen>("forwardListen"),
       InstanceMethod<&Session::KnownhostInit>("knownhostInit"),
+      InstanceMethod<&Session::AgentInit>("agentInit"),
   });
 }
 
@@ -291,6 +293,7 @@ Session::~Session() {
   for (Sftp* s : sftps_) s->DetachSession();
   for (Listener* l : listeners_) l->DetachSession();
   for (KnownHosts* k : knownhosts_) k->DetachSession();
+  for (Agent* a : agents_) a->DetachSession();
 }
 
 void Session::CleanupHook(void* arg) {
@@ -308,6 +311,7 @@ void Session::InvalidateChildren() {
   for (auto& f : frees) f.second();
   // Children stay registered until their destructor; ~Session detaches those still alive.
   for (KnownHosts* k : knownhosts_) k->FreeNow();  // session allocator: before session_free
+  for (Agent* a : agents_) a->FreeNow();
   for (Sftp* s : sftps_) s->TeardownNow();
   for (Channel* c : channels_) c->Invalidate();
   for (Listener* l : listeners_) l->Invalidate();  // libssh2_session_free cancels listeners
@@ -1060,6 +1064,17 @@ Napi::Value Session::KnownhostInit(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   return KnownHosts::NewInstance(env, this, hosts);
+}
+
+// libssh2_agent_init: local, synchronous.
+Napi::Value Session::AgentInit(const Napi::CallbackInfo& info) {
+  SESSION_GUARD("libssh2_agent_init");
+  LIBSSH2_AGENT* agent = libssh2_agent_init(session_);
+  if (agent == nullptr) {
+    ThrowError(env, LIBSSH2_ERROR_ALLOC, "libssh2_agent_init", session_);
+    return env.Undefined();
+  }
+  return Agent::NewInstance(env, this, agent);
 }
 
 Napi::Value Session::OpenSession(const Napi::CallbackInfo& info) {

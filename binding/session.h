@@ -19,6 +19,7 @@ class Channel;
 class Sftp;
 class Listener;
 class KnownHosts;
+class Agent;
 
 // libssh2_channel_free waits for the peer's CLOSE, which sshd sends only once the command
 // ended: past this limit the free is dropped and the channel stays in libssh2's list until the
@@ -50,6 +51,8 @@ class Session : public Napi::ObjectWrap<Session>, public SchedulerOwner {
   void RemoveListener(Listener* l) { listeners_.erase(l); }
   void AddKnownHosts(KnownHosts* k) { knownhosts_.insert(k); }
   void RemoveKnownHosts(KnownHosts* k) { knownhosts_.erase(k); }
+  void AddAgent(Agent* a) { agents_.insert(a); }
+  void RemoveAgent(Agent* a) { agents_.erase(a); }
   // `rank` orders the frees at session teardown (handles 0, SFTP 1, channels 2); `parent` lets
   // an SFTP shutdown free its orphaned handles first.
   void FreeOrphan(void* raw, void* parent, int rank, const void* gate, const char* fn, std::function<int()> free);
@@ -121,6 +124,7 @@ class Session : public Napi::ObjectWrap<Session>, public SchedulerOwner {
   Napi::Value DirectStreamlocal(const Napi::CallbackInfo& info);
   Napi::Value ForwardListen(const Napi::CallbackInfo& info);
   Napi::Value KnownhostInit(const Napi::CallbackInfo& info);
+  Napi::Value AgentInit(const Napi::CallbackInfo& info);
   void InvalidateChildren();
 
   LIBSSH2_SESSION* session_ = nullptr;
@@ -142,6 +146,7 @@ class Session : public Napi::ObjectWrap<Session>, public SchedulerOwner {
   std::set<Sftp*> sftps_;
   std::set<Listener*> listeners_;
   std::set<KnownHosts*> knownhosts_;
+  std::set<Agent*> agents_;
   std::map<void*, Orphan> orphans_;
   Napi::Env env_;
 

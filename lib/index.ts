@@ -13,6 +13,8 @@ export { Session } from './session';
 export { Channel } from './channel';
 export { Listener } from './listener';
 export { KnownHosts } from './knownhost';
+export { Agent } from './agent';
+export type { AgentIdentity } from './agent';
 export type { KnownHost, KnownHostCheck } from './knownhost';
 export type { ExitSignal } from './channel';
 export { Sftp, SftpHandle, SftpAttributes } from './sftp';

@@ -53,6 +53,7 @@ export interface NativeSession {
   directStreamlocal(path: string, shost: string, sport: number): Promise<NativeChannel>;
   forwardListen(port: number, host?: string, queueMaxsize?: number): Promise<NativeListener>;
   knownhostInit(): NativeKnownHosts;
+  agentInit(): NativeAgent;
   scpRecv2(path: string): Promise<{ channel: NativeChannel; stat: ScpStat }>;
   scpSend64(path: string, mode: number, size: number, mtime?: number, atime?: number): Promise<NativeChannel>;
 }
@@ -148,6 +149,19 @@ export interface NativeKnownHosts {
   addc(host: string, key: Buffer, typemask: number, salt?: string, comment?: string): import('./knownhost').KnownHost;
   get(): import('./knownhost').KnownHost[];
   del(entry: object): void;
+  free(): void;
+}
+
+/** The native half of `Agent` (binding/agent.cc). */
+export interface NativeAgent {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  listIdentities(): Promise<void>;
+  getIdentities(): import('./agent').AgentIdentity[];
+  userauth(user: string, identity: object): Promise<void>;
+  sign(identity: object, data: Buffer, method?: string): Promise<Buffer>;
+  getIdentityPath(): string | null;
+  setIdentityPath(path?: string): void;
   free(): void;
 }
 

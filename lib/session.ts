@@ -10,6 +10,7 @@ import { Channel } from './channel';
 import { Sftp } from './sftp';
 import { Listener } from './listener';
 import { KnownHosts } from './knownhost';
+import { Agent, userauthAgent } from './agent';
 import { SSH_DISCONNECT_BY_APPLICATION } from './constants';
 import { badUse, checkInt, checkOptString, checkString, nonBlockingMisuse } from './check';
 
@@ -460,6 +461,24 @@ export class Session {
   knownhostInit(): KnownHosts {
     if (this.#freed) throw badUse('the session has been freed', 'libssh2_knownhost_init');
     return new KnownHosts(this, this.native.knownhostInit());
+  }
+
+  /** `libssh2_agent_init()`: an agent handle (synchronous; `connect()` it). */
+  agentInit(): Agent {
+    if (this.#freed) throw badUse('the session has been freed', 'libssh2_agent_init');
+    return new Agent(this, this.native.agentInit());
+  }
+
+  /**
+   * Authenticates with each identity of the SSH agent until one works (as ssh2-python).
+   * `agentPath` is the agent socket (default `$SSH_AUTH_SOCK`).
+   */
+  userauthAgent(username: string, agentPath?: string): Promise<void> {
+    return this.#run('libssh2_agent_userauth', () => {
+      checkString(username, 'username');
+      checkOptString(agentPath, 'agentPath');
+      return userauthAgent(this, username, agentPath);
+    });
   }
 
   /** `libssh2_sftp_init()`: an SFTP session on a new channel. */
