@@ -11,6 +11,7 @@
 import type { Session } from './session';
 import type { NativeChannel } from './native';
 import { SSH_EXTENDED_DATA_STDERR } from './constants';
+import { channelStream, type ChannelStream } from './stream';
 import { badUse, checkInt, checkString, nonBlockingMisuse, toBuffer } from './check';
 
 const MAX_READ = 1 << 30;
@@ -264,6 +265,14 @@ export class Channel {
       }
     }
     await this.free();
+  }
+
+  /**
+   * This channel as a Node Duplex (stdout and stdin) with a `.stderr` Readable, with
+   * backpressure both ways. `end()` sends EOF; `destroy()` closes and frees the channel.
+   */
+  stream(): ChannelStream {
+    return channelStream(this);
   }
 
   // ---- windows --------------------------------------------------------------------------

@@ -15,6 +15,8 @@ export { Listener } from './listener';
 export { KnownHosts } from './knownhost';
 export { Agent } from './agent';
 export type { AgentIdentity } from './agent';
+export type { ChannelStream } from './stream';
+export type { RemoteForward } from './forward';
 export type { KnownHost, KnownHostCheck } from './knownhost';
 export type { ExitSignal } from './channel';
 export { Sftp, SftpHandle, SftpAttributes } from './sftp';

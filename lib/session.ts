@@ -11,6 +11,7 @@ import { Sftp } from './sftp';
 import { Listener } from './listener';
 import { KnownHosts } from './knownhost';
 import { Agent, userauthAgent } from './agent';
+import { forwardLocal, forwardRemote, type RemoteForward } from './forward';
 import { SSH_DISCONNECT_BY_APPLICATION } from './constants';
 import { badUse, checkInt, checkOptString, checkString, nonBlockingMisuse } from './check';
 
@@ -454,6 +455,32 @@ export class Session {
       checkOptString(host, 'host');
       checkInt(queueMaxsize, 'queueMaxsize', 1, 0x7fffffff);
       return new Listener(this, await this.native.forwardListen(port, host, queueMaxsize));
+    });
+  }
+
+  /**
+   * A local TCP server whose connections are forwarded through this session to
+   * `remoteHost:remotePort` (`localPort` 0: any free port, see `server.address()`).
+   */
+  forwardLocal(localPort: number, remoteHost: string, remotePort: number, localHost?: string): Promise<net.Server> {
+    return this.#run('libssh2_channel_direct_tcpip_ex', () => {
+      checkInt(localPort, 'localPort', 0, 65535);
+      checkString(remoteHost, 'remoteHost');
+      checkInt(remotePort, 'remotePort', 0, 65535);
+      return forwardLocal(this, localPort, remoteHost, remotePort, localHost);
+    });
+  }
+
+  /**
+   * The server listens on `remotePort` (0: it picks, see `boundPort`) and each connection is
+   * piped to `localHost:localPort` here. `close()` stops it.
+   */
+  forwardRemote(remotePort: number, localHost: string, localPort: number): Promise<RemoteForward> {
+    return this.#run('libssh2_channel_forward_listen_ex', () => {
+      checkInt(remotePort, 'remotePort', 0, 65535);
+      checkString(localHost, 'localHost');
+      checkInt(localPort, 'localPort', 0, 65535);
+      return forwardRemote(this, remotePort, localHost, localPort, '127.0.0.1');
     });
   }
 

@@ -127,4 +127,61 @@ describe('port forwarding', () => {
     }
     expect(refused).toBe(true);
   });
+
+  it('forwardLocal: a local port forwarded to the echo server, 16 MiB both ways, backpressure', async () => {
+    const server = await s.forwardLocal(0, '127.0.0.1', echoPort);
+    const port = (server.address() as net.AddressInfo).port;
+    const data = crypto.randomBytes(16 * 1024 * 1024);
+    const results = await Promise.all([0, 1, 2].map(() => new Promise<Buffer>((resolve, reject) => {
+      const c = net.connect(port, '127.0.0.1');
+      const parts: Buffer[] = [];
+      let got = 0;
+      c.on('data', (d) => {
+        parts.push(d);
+        got += d.length;
+        if (got >= data.length) { c.end(); resolve(Buffer.concat(parts)); }
+      });
+      c.on('error', reject);
+      c.write(data);
+    })));
+    for (const r of results) expect(sha(r)).toBe(sha(data));
+    await new Promise<void>((r) => server.close(() => r()));
+  }, 60000);
+
+  it('forwardRemote: connections to the server port reach a local server', async () => {
+    const fwd = await s.forwardRemote(0, '127.0.0.1', echoPort);
+    expect(fwd.boundPort).toBeGreaterThan(0);
+    const data = crypto.randomBytes(1024 * 1024);
+    const back = await new Promise<Buffer>((resolve, reject) => {
+      const c = net.connect(fwd.boundPort, '127.0.0.1');
+      const parts: Buffer[] = [];
+      let got = 0;
+      c.on('data', (d) => {
+        parts.push(d);
+        got += d.length;
+        if (got >= data.length) { c.end(); resolve(Buffer.concat(parts)); }
+      });
+      c.on('error', reject);
+      c.write(data);
+    });
+    expect(sha(back)).toBe(sha(data));
+    await fwd.close();
+  }, 60000);
+
+  it('channel.stream(): 3 MiB through `cat`, stderr separate, the channel freed at the end', async () => {
+    const ch = await s.openSession();
+    await ch.exec('cat; echo done >&2');
+    const stream = ch.stream();
+    const data = crypto.randomBytes(3 * 1024 * 1024 + 5);
+    const errParts: Buffer[] = [];
+    stream.stderr.on('data', (d) => errParts.push(d));
+    const outParts: Buffer[] = [];
+    stream.on('data', (d) => outParts.push(d));
+    const closed = new Promise((r) => stream.on('close', r));
+    stream.end(data);
+    await closed;
+    expect(sha(Buffer.concat(outParts))).toBe(sha(data));
+    expect(Buffer.concat(errParts).toString()).toBe('done\n');
+    expect(() => ch.eof()).toThrow(BadUseError); // closed and freed with the stream
+  }, 60000);
 });
