@@ -282,3 +282,22 @@ export function createError(errno: number, fn?: string, message?: string, sftpSt
   const cls = errorClasses.get(errno);
   return cls ? new cls(text, fn) : new UnknownLibssh2Error(text, fn, errno);
 }
+
+/**
+ * The Node-native layer's host-key verdicts (`connect()`): not libssh2 codes (`errno` is
+ * undefined). `fingerprint` is the SHA256 fingerprint as OpenSSH prints it.
+ */
+export abstract class HostKeyError extends Error {
+  readonly errno: undefined = undefined;
+  constructor(message: string, readonly host: string, readonly port: number, readonly keyType: string,
+    readonly fingerprint: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+/** The host is not in the known_hosts files (and neither `hostVerifier` nor `acceptNew` took it). */
+export class HostKeyUnknownError extends HostKeyError {}
+/** known_hosts holds another key of this type for the host: possibly a man in the middle. */
+export class HostKeyMismatchError extends HostKeyError {}
+/** The key is marked `@revoked` in known_hosts. */
+export class HostKeyRevokedError extends HostKeyError {}

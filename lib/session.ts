@@ -12,11 +12,12 @@ import { Listener } from './listener';
 import { KnownHosts } from './knownhost';
 import { Agent, userauthAgent } from './agent';
 import { forwardLocal, forwardRemote, type RemoteForward } from './forward';
+import { exec, type ExecOptions, type ExecResult } from './exec';
 import { SSH_DISCONNECT_BY_APPLICATION } from './constants';
 import { badUse, checkInt, checkOptString, checkString, nonBlockingMisuse } from './check';
 
 /** What `handshake()` accepts as a transport. */
-export type Transport = number | net.Socket | Duplex;
+export type Transport = number | net.Socket | Duplex | Channel;
 
 /** A keyboard-interactive prompt. */
 export interface KbdPrompt {
@@ -82,8 +83,9 @@ export class Session {
   /**
    * `libssh2_session_handshake()`: key exchange over `sock`, which is a connected `net.Socket`
    * (its fd is taken over when nothing is buffered yet; the JS socket is then destroyed), a
-   * numeric fd (dup'ed; yours stays yours), or any Duplex stream (bytes are pumped through a
-   * socketpair; the stream is ended when the session ends).
+   * numeric fd (dup'ed; yours stays yours), any Duplex stream (bytes are pumped through a
+   * socketpair; the stream is ended when the session ends), or a `Channel` of another session
+   * (a jump host: `await jump.directTcpip(host, 22)`).
    */
   handshake(sock: Transport): Promise<void> {
     return this.#run('libssh2_session_handshake', async () => {
@@ -91,6 +93,7 @@ export class Session {
         checkInt(sock, 'fd', 0);
         return this.native.handshake(sock);
       }
+      if (sock instanceof Channel) return this.#handshakeOverStream(sock.stream(), true); // a jump host
       if (sock instanceof net.Socket) {
         // eslint-disable-next-line @typescript-eslint/no-explicit-any
         const handle = (sock as any)._handle as { fd?: number; readStop?: () => number } | null;
@@ -113,7 +116,8 @@ export class Session {
     });
   }
 
-  #handshakeOverStream(stream: Duplex): Promise<void> {
+  /** `owned`: a stream made here (a jump channel's), destroyed with the session. */
+  #handshakeOverStream(stream: Duplex, owned = false): Promise<void> {
     const [mine, theirs] = native.socketpair();
     let done: Promise<void>;
     try {
@@ -136,6 +140,10 @@ export class Session {
       stream.off('close', endPair);
       stream.unpipe(pair);
       pair.destroy();
+      if (owned) {
+        stream.on('error', () => undefined); // its channel may already be gone with its session
+        stream.destroy();
+      }
     };
     this.#pump = { pair, stream, cleanup };
     return done;
@@ -482,6 +490,11 @@ export class Session {
       checkInt(localPort, 'localPort', 0, 65535);
       return forwardRemote(this, remotePort, localHost, localPort, '127.0.0.1');
     });
+  }
+
+  /** Runs `command`: its stdout, stderr, exit status and signal (Node-native layer). */
+  exec(command: string, opts?: ExecOptions): Promise<ExecResult> {
+    return this.#run('libssh2_channel_process_startup', () => exec(this, command, opts));
   }
 
   /** `libssh2_knownhost_init()`: an empty known-hosts collection (synchronous). */
