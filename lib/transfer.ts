@@ -46,34 +46,38 @@ function checkOptions(opts: TransferOptions): { chunk: number; workers: number }
 }
 
 /**
- * Runs `count` workers over the chunks of a `total`-byte file. Each worker gets its own SFTP
- * object (the first is `sftp` itself) because calls on one SFTP object run one at a time.
+ * Runs up to `concurrency` workers, each on its own SFTP object (the first is `sftp` itself:
+ * calls on one SFTP object run one at a time) and over its own contiguous segment of the file,
+ * in `chunkSize` pieces. Contiguous pieces keep libssh2's read-ahead and write pipelining useful:
+ * a seek discards the read-ahead already requested (measured: seeking per chunk made a 1 GiB
+ * fastGet transfer about 4x the data).
  */
 async function runWorkers(sftp: Sftp, path: string, flags: number, total: number, opts: TransferOptions,
   work: (handle: SftpHandle, offset: number, length: number) => Promise<void>): Promise<void> {
   const { chunk, workers } = checkOptions(opts);
   const count = Math.max(1, Math.min(workers, Math.ceil(total / chunk)));
+  const segment = Math.ceil(total / count / chunk) * chunk;
   const extra = await Promise.all(Array.from({ length: count - 1 }, () => sftp.session.sftpInit()));
-  let next = 0;
   let done = 0;
-  let failed: unknown;
+  let failed = false;
   try {
-    await Promise.all([sftp, ...extra].map(async (worker) => {
+    await Promise.all([sftp, ...extra].map(async (worker, i) => {
+      const start = i * segment;
+      const end = Math.min(total, start + segment);
+      if (start >= end) return;
       const handle = await worker.open(path, flags);
       try {
-        while (failed === undefined && next < total) {
+        handle.seek64(start);
+        for (let offset = start; offset < end && !failed; offset += chunk) {
           if (opts.signal?.aborted) throw abortError(opts.signal);
-          const offset = next;
-          const length = Math.min(chunk, total - offset);
-          next += length;
-          handle.seek64(offset);
-          await work(handle, offset, length).catch((e) => {
-            failed ??= e;
-            throw e;
-          });
+          const length = Math.min(chunk, end - offset);
+          await work(handle, offset, length);
           done += length;
           opts.onProgress?.(done, total);
         }
+      } catch (e) {
+        failed = true;
+        throw e;
       } finally {
         await handle.close();
       }
