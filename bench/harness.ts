@@ -102,6 +102,8 @@ interface Ratio {
   to: string;
   medianMs: number;
   opsPerSec: number;
+  /** The median over rounds of the two peers' ops/s ratio in the same round (robust to a slow round). */
+  pairedOpsPerSec: number;
   cpuPerOp: number;
 }
 
@@ -222,7 +224,11 @@ function ratios(w: Workload, results: PeerResult[]): Ratio[] {
     const a = byName.get(of);
     const b = byName.get(to);
     if (!a || !b) throw new Error(`${w.id}: no peer for the ratio ${of}/${to}`);
-    return { of, to, medianMs: a.medianMs / b.medianMs, opsPerSec: a.opsPerSec / b.opsPerSec, cpuPerOp: a.cpuMsPerOp / b.cpuMsPerOp };
+    const paired = median(a.roundOpsPerSec.map((x, i) => x / (b.roundOpsPerSec[i] as number)));
+    return {
+      of, to, medianMs: a.medianMs / b.medianMs, opsPerSec: a.opsPerSec / b.opsPerSec, pairedOpsPerSec: paired,
+      cpuPerOp: a.cpuMsPerOp / b.cpuMsPerOp,
+    };
   });
 }
 
@@ -276,9 +282,10 @@ function markdown(w: Workload, opts: Options, results: PeerResult[], rs: Ratio[]
     '|---|---|---|---|---|---|---|---|',
     ...results.map(row),
     '',
-    `| ratio | median ms/${w.unit} (> 1: slower) | ${w.rate ? w.rate.unit : `${w.unit}s/s`} (< 1: slower) | client CPU/${w.unit} |`,
-    '|---|---|---|---|',
-    ...rs.map((r) => `| ${r.of}/${r.to} | ${bold(fmt(r.medianMs), !w.throughput)} | ${bold(fmt(r.opsPerSec), w.throughput)} | ${fmt(r.cpuPerOp)} |`),
+    `| ratio | median ms/${w.unit} (> 1: slower) | ${w.rate ? w.rate.unit : `${w.unit}s/s`} (< 1: slower) | same-round ratio (median of rounds) | client CPU/${w.unit} |`,
+    '|---|---|---|---|---|',
+    ...rs.map((r) => `| ${r.of}/${r.to} | ${bold(fmt(r.medianMs), !w.throughput)} | ${bold(fmt(r.opsPerSec), w.throughput)} | ` +
+      `${fmt(r.pairedOpsPerSec)} | ${fmt(r.cpuPerOp)} |`),
     '',
     'Per-round medians (ms): ' + results.map((p) => `${p.name} ${p.roundMediansMs.map((x) => fmt(x)).join(', ')}`).join('; ') + '.',
     `Per-round ${w.rate ? w.rate.unit : `${w.unit}s/s`}: ` +

@@ -348,16 +348,21 @@ describe('startSshd options and cleanup', () => {
 
   it('stops the server and its sessions even with a session open', async () => {
     const extra = await startSshd();
-    let session: Promise<RunResult> | undefined;
+    // Read the client's output as it comes: the session is surely open once "started" arrived.
+    const client = spawn(SSH, [...sshArgs(extra, 'ed25519'), 'echo started; sleep 30'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    client.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    const exited = new Promise<number | null>((r) => client.on('close', (code) => r(code)));
     try {
-      session = ssh(sshArgs(extra, 'ed25519'), ['echo started; sleep 30']);
-      expect(await waitFor(() => fs.readFileSync(extra.logFile, 'utf8').includes('Starting session'), 15_000)).toBe(true);
+      expect(await waitFor(() => stdout.includes('started'), 15_000)).toBe(true);
     } finally {
       await stopSshd(extra);
     }
-    const result = await session;
-    expect(result.stdout).toBe('started\n');
-    expect(result.code).not.toBe(0);
+    const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 15_000))]);
+    if (code === 'timeout') client.kill('SIGKILL');
+    expect(stdout).toBe('started\n');
+    expect(code).not.toBe(0); // the connection was cut, long before the 30 s sleep ended
+    expect(code).not.toBe('timeout');
     expect(alive(extra.pid)).toBe(false);
     expect(fs.existsSync(extra.dir)).toBe(false);
   });
