@@ -100,24 +100,18 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("makeError", Napi::Function::New(env, MakeErrorJs, "makeError"));
   exports.Set("constantsTable", Napi::Function::New(env, ConstantsTable, "constantsTable"));
   exports.Set("Session", Session::Init(env));
-  Napi::Function channel = Channel::Init(env);
-  GetAddonData(env)->channelCtor = Napi::Persistent(channel);
-  exports.Set("Channel", channel);
-  Napi::Function sftp = Sftp::Init(env);
-  GetAddonData(env)->sftpCtor = Napi::Persistent(sftp);
-  exports.Set("Sftp", sftp);
-  Napi::Function handle = SftpHandle::Init(env);
-  GetAddonData(env)->sftpHandleCtor = Napi::Persistent(handle);
-  exports.Set("SftpHandle", handle);
-  Napi::Function listener = Listener::Init(env);
-  GetAddonData(env)->listenerCtor = Napi::Persistent(listener);
-  exports.Set("Listener", listener);
-  Napi::Function kh = KnownHosts::Init(env);
-  GetAddonData(env)->knownHostsCtor = Napi::Persistent(kh);
-  exports.Set("KnownHosts", kh);
-  Napi::Function agent = Agent::Init(env);
-  GetAddonData(env)->agentCtor = Napi::Persistent(agent);
-  exports.Set("Agent", agent);
+  // Child classes: their constructors are kept to make instances from Session methods.
+  AddonData* data = GetAddonData(env);
+  auto child = [&](const char* name, Napi::Function cls, Napi::FunctionReference* ctor) {
+    *ctor = Napi::Persistent(cls);
+    exports.Set(name, cls);
+  };
+  child("Channel", Channel::Init(env), &data->channelCtor);
+  child("Sftp", Sftp::Init(env), &data->sftpCtor);
+  child("SftpHandle", SftpHandle::Init(env), &data->sftpHandleCtor);
+  child("Listener", Listener::Init(env), &data->listenerCtor);
+  child("KnownHosts", KnownHosts::Init(env), &data->knownHostsCtor);
+  child("Agent", Agent::Init(env), &data->agentCtor);
   InitTransport(env, exports);
   return exports;
 }

@@ -25,6 +25,22 @@ async function echoThrough(ch: Channel, data: Buffer): Promise<Buffer> {
   return reading;
 }
 
+/** Sends `data` to a TCP port and resolves with as many bytes read back (an echo). */
+function echoViaTcp(port: number, data: Buffer): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    const c = net.connect(port, '127.0.0.1');
+    const parts: Buffer[] = [];
+    let got = 0;
+    c.on('data', (d) => {
+      parts.push(d);
+      got += d.length;
+      if (got >= data.length) { c.end(); resolve(Buffer.concat(parts)); }
+    });
+    c.on('error', reject);
+    c.write(data);
+  });
+}
+
 describe('port forwarding', () => {
   let s: Session;
   let echo: net.Server;
@@ -132,18 +148,7 @@ describe('port forwarding', () => {
     const server = await s.forwardLocal(0, '127.0.0.1', echoPort);
     const port = (server.address() as net.AddressInfo).port;
     const data = crypto.randomBytes(16 * 1024 * 1024);
-    const results = await Promise.all([0, 1, 2].map(() => new Promise<Buffer>((resolve, reject) => {
-      const c = net.connect(port, '127.0.0.1');
-      const parts: Buffer[] = [];
-      let got = 0;
-      c.on('data', (d) => {
-        parts.push(d);
-        got += d.length;
-        if (got >= data.length) { c.end(); resolve(Buffer.concat(parts)); }
-      });
-      c.on('error', reject);
-      c.write(data);
-    })));
+    const results = await Promise.all([0, 1, 2].map(() => echoViaTcp(port, data)));
     for (const r of results) expect(sha(r)).toBe(sha(data));
     await new Promise<void>((r) => server.close(() => r()));
   }, 60000);
@@ -152,18 +157,7 @@ describe('port forwarding', () => {
     const fwd = await s.forwardRemote(0, '127.0.0.1', echoPort);
     expect(fwd.boundPort).toBeGreaterThan(0);
     const data = crypto.randomBytes(1024 * 1024);
-    const back = await new Promise<Buffer>((resolve, reject) => {
-      const c = net.connect(fwd.boundPort, '127.0.0.1');
-      const parts: Buffer[] = [];
-      let got = 0;
-      c.on('data', (d) => {
-        parts.push(d);
-        got += d.length;
-        if (got >= data.length) { c.end(); resolve(Buffer.concat(parts)); }
-      });
-      c.on('error', reject);
-      c.write(data);
-    });
+    const back = await echoViaTcp(fwd.boundPort, data);
     expect(sha(back)).toBe(sha(data));
     await fwd.close();
   }, 60000);
