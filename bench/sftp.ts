@@ -63,21 +63,26 @@ function current(): Data {
   return data;
 }
 
-/** /dev/shm when it is a writable directory, else os.tmpdir(). */
-function dataParent(): string {
+/**
+ * /dev/shm when it is a writable directory with room for `need` bytes (containers often have
+ * only 64 MiB there), else os.tmpdir().
+ */
+function dataParent(need: number): string {
   try {
     fs.accessSync('/dev/shm', fs.constants.W_OK);
-    if (fs.statSync('/dev/shm').isDirectory()) return '/dev/shm';
+    const st = fs.statfsSync('/dev/shm');
+    if (fs.statSync('/dev/shm').isDirectory() && st.bavail * st.bsize >= need) return '/dev/shm';
   } catch {
     // fall through
   }
+  process.stderr.write(`bench: /dev/shm is missing or has less than ${Math.ceil(need / 2 ** 20)} MiB free: data in ${os.tmpdir()}\n`);
   return os.tmpdir();
 }
 
 let exitHook = false;
 
-function makeRoot(): string {
-  const root = fs.mkdtempSync(path.join(dataParent(), 'libssh2-bench-'));
+function makeRoot(need: number): string {
+  const root = fs.mkdtempSync(path.join(dataParent(need), 'libssh2-bench-'));
   // The sshd's login user (libssh2test when we run as root) reads the sources and the batch
   // directories; upload directories are made world-writable below.
   fs.chmodSync(root, 0o711);
@@ -121,7 +126,10 @@ function writeRandomFile(file: string, size: number): void {
 }
 
 async function setup(kind: Kind, opts: Options, files: number): Promise<void> {
-  const root = makeRoot();
+  // The source, and one batch's outputs (each verified and removed after its batch).
+  const size = kind === 'many' ? SMALL_SIZE * 2 : opts.quick ? BIG_SIZE_QUICK : BIG_SIZE;
+  const perBatch = kind === 'many' ? files + opts.warmup : Math.ceil(opts.iterations / opts.rounds) + opts.warmup;
+  const root = makeRoot(size * (1 + perBatch) + (64 << 20));
   const d: Data = { root, kind, big: '', bigSize: 0, bigSha: '', smallDir: '', small: [], seq: 0 };
   data = d;
   if (kind === 'many') {
