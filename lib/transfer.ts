@@ -53,7 +53,7 @@ function checkOptions(opts: TransferOptions): { chunk: number; workers: number }
  * fastGet transfer about 4x the data).
  */
 async function runWorkers(sftp: Sftp, path: string, flags: number, total: number, opts: TransferOptions,
-  work: (handle: SftpHandle, offset: number, length: number) => Promise<void>): Promise<void> {
+  work: (handle: SftpHandle, offset: number, length: number, buffer: Buffer) => Promise<void>): Promise<void> {
   const { chunk, workers } = checkOptions(opts);
   const count = Math.max(1, Math.min(workers, Math.ceil(total / chunk)));
   const segment = Math.ceil(total / count / chunk) * chunk;
@@ -66,12 +66,14 @@ async function runWorkers(sftp: Sftp, path: string, flags: number, total: number
       const end = Math.min(total, start + segment);
       if (start >= end) return;
       const handle = await worker.open(path, flags);
+      // One buffer per worker, reused: a new one per chunk cost ~30 full GCs per GiB (bench/README.md).
+      const buffer = Buffer.allocUnsafe(Math.min(chunk, end - start));
       try {
         handle.seek64(start);
         for (let offset = start; offset < end && !failed; offset += chunk) {
           if (opts.signal?.aborted) throw abortError(opts.signal);
           const length = Math.min(chunk, end - offset);
-          await work(handle, offset, length);
+          await work(handle, offset, length, buffer);
           done += length;
           opts.onProgress?.(done, total);
         }
@@ -96,14 +98,14 @@ export async function fastGet(sftp: Sftp, remote: string, local: string, opts: T
   const temp = tempName(local);
   const file = await fs.promises.open(temp, 'wx', opts.mode ?? (attrs.permissions & 0o7777 || 0o644));
   try {
-    await runWorkers(sftp, remote, LIBSSH2_FXF_READ, total, opts, async (h, offset, length) => {
+    await runWorkers(sftp, remote, LIBSSH2_FXF_READ, total, opts, async (h, offset, length, buffer) => {
       let got = 0;
       while (got < length) {
         if (opts.signal?.aborted) throw abortError(opts.signal);
-        const b = await h.read(Math.min(length - got, DEFAULT_CHUNK));
-        if (b.length === 0) throw new Error(`${remote} ended at ${offset + got} bytes, expected ${total}`);
-        await file.write(b, 0, b.length, offset + got);
-        got += b.length;
+        const n = await h.readInto(buffer.subarray(0, Math.min(length - got, buffer.length)));
+        if (n === 0) throw new Error(`${remote} ended at ${offset + got} bytes, expected ${total}`);
+        await file.write(buffer, 0, n, offset + got);
+        got += n;
       }
     });
     await file.close();
@@ -126,12 +128,11 @@ export async function fastPut(sftp: Sftp, local: string, remote: string, opts: T
   try {
     const create = await sftp.open(temp, LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_TRUNC, opts.mode ?? (st.mode & 0o7777));
     await create.close();
-    await runWorkers(sftp, temp, LIBSSH2_FXF_WRITE, total, opts, async (h, offset, length) => {
-      const buf = Buffer.allocUnsafe(length);
-      const { bytesRead } = await file.read(buf, 0, length, offset);
+    await runWorkers(sftp, temp, LIBSSH2_FXF_WRITE, total, opts, async (h, offset, length, buffer) => {
+      const { bytesRead } = await file.read(buffer, 0, length, offset);
       if (bytesRead !== length) throw new Error(`${local} changed size during the upload`);
       if (opts.signal?.aborted) throw abortError(opts.signal);
-      await h.write(buf);
+      await h.write(buffer.subarray(0, length)); // the binding copies the bytes when called
     });
     await sftp.posixRename(temp, remote);
   } catch (e) {
