@@ -53,13 +53,15 @@ Napi::Value CryptoBackend(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// setErrorFactory(fn): lib/errors.ts createError, called once by lib/native.ts.
+// setErrorFactory(fn, deepEqual): lib/errors.ts createError and node:util isDeepStrictEqual,
+// called once by lib/native.ts.
 Napi::Value SetErrorFactory(const Napi::CallbackInfo& info) {
   if (!info[0].IsFunction()) {
     Napi::TypeError::New(info.Env(), "setErrorFactory expects a function").ThrowAsJavaScriptException();
     return info.Env().Undefined();
   }
   GetAddonData(info.Env())->createError = Napi::Persistent(info[0].As<Napi::Function>());
+  if (info[1].IsFunction()) GetAddonData(info.Env())->deepEqual = Napi::Persistent(info[1].As<Napi::Function>());
   return info.Env().Undefined();
 }
 

@@ -331,6 +331,14 @@ Napi::Value Channel::Write(const Napi::CallbackInfo& info) {
   bool has;
   int64_t stream;
   if (!ArgBytes(info, 0, &data, &has, "data") || !ArgInt(info, 1, &stream, "streamId")) return env.Undefined();
+  if (InNbCall(session_->scheduler())) {  // writeNb: one call, its partial count, as C
+    auto bytes = std::make_shared<std::string>(std::move(data));
+    return Enqueue(MakeTargetOp(this, "libssh2_channel_write_ex", write_gate(), 0,
+        [bytes, stream](LIBSSH2_CHANNEL* c) {
+          return static_cast<int>(libssh2_channel_write_ex(c, static_cast<int>(stream), bytes->data(), bytes->size()));
+        },
+        NumberResult));
+  }
   // The async form writes everything: libssh2 sends at most one packet per call, and a call
   // that returned EAGAIN is repeated with the same pointer and length (PITFALLS 7).
   auto state = std::make_shared<std::pair<std::string, size_t>>(std::move(data), 0);
@@ -387,11 +395,9 @@ Napi::Value Channel::WaitClosed(const Napi::CallbackInfo& info) {
 
 Napi::Value Channel::Free(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (channel_ == nullptr || freeing_) {
-    auto d = Napi::Promise::Deferred::New(env);
-    d.Resolve(env.Undefined());  // idempotent
-    return d.Promise();
-  }
+  // Idempotent; an Nb repeat goes on to the pending free.
+  Scheduler* sched = session_ != nullptr ? session_->scheduler() : nullptr;
+  if (channel_ == nullptr || (freeing_ && !InNbCall(sched))) return DoneIn(env, sched, env.Undefined());
   freeing_ = true;
   // Reads and other ops that can be dropped reject now; a half-sent write finishes first.
   if (ops_.pending() > 0) {

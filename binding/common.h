@@ -13,6 +13,8 @@ namespace node_libssh2 {
 struct AddonData {
   // lib/errors.ts createError(errno, fn, message, sftpStatus): builds every error we throw.
   Napi::FunctionReference createError;
+  // node:util isDeepStrictEqual: compares the signatures of repeated …Nb() calls.
+  Napi::FunctionReference deepEqual;
   // Constructor of native Channel objects (made by Session methods only).
   Napi::FunctionReference channelCtor;
   Napi::FunctionReference sftpCtor;

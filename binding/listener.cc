@@ -72,11 +72,9 @@ Napi::Value Listener::ForwardAccept(const Napi::CallbackInfo& info) {
 
 Napi::Value Listener::ForwardCancel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (listener_ == nullptr || cancelling_) {
-    auto d = Napi::Promise::Deferred::New(env);
-    d.Resolve(env.Undefined());  // idempotent
-    return d.Promise();
-  }
+  // Idempotent; an Nb repeat goes on to the pending cancel.
+  Scheduler* sched = session_ != nullptr ? session_->scheduler() : nullptr;
+  if (listener_ == nullptr || (cancelling_ && !InNbCall(sched))) return DoneIn(env, sched, env.Undefined());
   cancelling_ = true;
   session_->scheduler()->RejectFor(this, MakeBadUse(env, "the listener was cancelled", "libssh2_channel_forward_accept"));
   return session_->scheduler()->Enqueue(

@@ -1,10 +1,12 @@
 #include "scheduler.h"
 
+#include <poll.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cstring>
 #include <unordered_set>
 #include <vector>
 
@@ -54,7 +56,10 @@ namespace {
 void RunStep(Op* op, LIBSSH2_SESSION* session, int* rc, std::string* message, bool* want_write,
              bool* blocked_out) {
   *rc = op->Step(session);
-  if (*rc == LIBSSH2_ERROR_EAGAIN) {
+  if (*rc == LIBSSH2_ERROR_EAGAIN && op->PollEvents() >= 0) {
+    *blocked_out = false;
+    *want_write = (op->PollEvents() & UV_WRITABLE) != 0;
+  } else if (*rc == LIBSSH2_ERROR_EAGAIN) {
     int bd = libssh2_session_block_directions(session);
     // bd == 0 after EAGAIN happens on the "address is different" path (another op holds the
     // half-sent packet): poll both directions (PITFALLS 12), but this op does not own it.
@@ -112,6 +117,7 @@ void Scheduler::Destroy() {
     uv_close(reinterpret_cast<uv_handle_t*>(later_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
     later_ = nullptr;
   }
+  nb_.clear();
   // Ops still queued belong to a session torn down with its environment: drop them. The one a
   // worker still runs is freed by CompleteWork, which then deletes this object.
   std::vector<Op*> ops(queue_.begin(), queue_.end());
@@ -148,11 +154,19 @@ void Scheduler::SetRef(bool ref) {
 
 Napi::Value Scheduler::Enqueue(std::unique_ptr<Op> owned, uint32_t timeout_ms) {
   Napi::Env env = env_;
+  if (!nb_sig_.IsEmpty()) return RunNb(std::move(owned));
   if (closed_ && (owned->flags() & Op::kTeardown) == 0) {
     auto d = Napi::Promise::Deferred::New(env);
     d.Reject(close_error(env));
     return d.Promise();
   }
+  if (nb_mode_ && (owned->flags() & (Op::kTeardown | Op::kSocketWait)) == 0) {
+    auto d = Napi::Promise::Deferred::New(env);
+    d.Reject(MakeBadUse(env, std::string(owned->fn()) + ": the session is in non-blocking mode; use the …Nb() method",
+                        owned->fn()));
+    return d.Promise();
+  }
+  if (!nb_.empty() && (owned->flags() & Op::kTeardown) != 0) AdoptNb(owned.get());
   Op* op = owned.release();
   op->deferred_ = new Napi::Promise::Deferred(env);
   op->timeout_ms_ = timeout_ms;
@@ -186,9 +200,11 @@ void Scheduler::EnqueueDetached(std::unique_ptr<Op> owned, uint32_t timeout_ms) 
 }
 
 void Scheduler::Wake(Op* op) {
-  if (live_.count(op) == 0) return;
+  // `op` is alive (callers drop their pointer in its destructor): queued, or a pending Nb call
+  // whose waitSocket() waiters must look again.
   op->waiting_js_ = false;
   op->parked_ = false;
+  if (live_.count(op) == 0) WakeWaiters();
   Pump();
 }
 
@@ -437,6 +453,7 @@ void Scheduler::Fail(Napi::Value error) {
   if (closed_) return;
   closed_ = true;
   close_error_ = Napi::Reference<Napi::Value>::New(error, 1);
+  nb_.clear();
   owner_->OnClosed();
   RejectAll(error);
 }
@@ -465,6 +482,257 @@ void Scheduler::RejectAll(Napi::Value error) {
     Reject(op, error);
   }
   UpdatePoll();
+}
+
+// ---- non-blocking mode -------------------------------------------------------------------
+
+namespace {
+
+// `waitSocket()`: no libssh2 call; ready when poll(2) says so (never waits: timeout 0).
+class WaitOp : public Op {
+ public:
+  WaitOp(int fd, int events) : Op("waitSocket", nullptr, kSocketWait | kAbandonable), fd_(fd), events_(events) {}
+  int Step(LIBSSH2_SESSION*) override {
+    if (expired_) return 0;
+    if (woken_) return 1;
+    struct pollfd p = {fd_, static_cast<short>(((events_ & UV_READABLE) ? POLLIN : 0) | ((events_ & UV_WRITABLE) ? POLLOUT : 0)), 0};
+    return ::poll(&p, 1, 0) > 0 ? 1 : LIBSSH2_ERROR_EAGAIN;
+  }
+  Napi::Value Result(Napi::Env env, int rc) override { return Napi::Boolean::New(env, rc == 1); }
+  int PollEvents() const override { return events_; }
+  bool Expire(bool) override {
+    expired_ = true;  // resolves false, as select(2) returns 0
+    return true;
+  }
+  void Wake() { woken_ = true; }
+
+ private:
+  int fd_;
+  int events_;
+  bool expired_ = false;
+  bool woken_ = false;
+};
+
+// Whether two ops use one libssh2 state machine: a shared gate, or (ungated) the same call on
+// the same object.
+bool SameMachine(const Op* a, const Op* b) {
+  const void* ga[2] = {a->gate(), a->gate2()};
+  const void* gb[2] = {b->gate(), b->gate2()};
+  for (const void* x : ga) {
+    for (const void* y : gb) {
+      if (x != nullptr && x == y) return true;
+    }
+  }
+  return a->gate() == nullptr && b->gate() == nullptr && a->target() == b->target() &&
+         std::strcmp(a->fn(), b->fn()) == 0;
+}
+
+bool DeepEqual(Napi::Env env, Napi::Value a, Napi::Value b) {
+  AddonData* data = GetAddonData(env);
+  if (data->deepEqual.IsEmpty()) return a.StrictEquals(b);
+  Napi::Value r = data->deepEqual.Call({a, b});
+  if (env.IsExceptionPending()) {
+    env.GetAndClearPendingException();
+    return false;
+  }
+  return r.ToBoolean().Value();
+}
+
+}  // namespace
+
+void Scheduler::SetNbCall(Napi::Value signature) { nb_sig_ = Napi::Reference<Napi::Value>::New(signature, 1); }
+
+Napi::Value Scheduler::Done(Napi::Value value) {
+  if (!nb_sig_.IsEmpty()) return value;
+  auto d = Napi::Promise::Deferred::New(env_);
+  d.Resolve(value);
+  return d.Promise();
+}
+
+Napi::Value Scheduler::WaitSocket(uint32_t timeout_ms) {
+  if (fd_ < 0 && !closed_) {
+    auto d = Napi::Promise::Deferred::New(env_);
+    d.Reject(MakeBadUse(env_, "waitSocket: the session has no socket (handshake first)", "waitSocket"));
+    return d.Promise();
+  }
+  // select(2) on libssh2's block directions, as the C examples' waitsocket(); bd 0 (unknown)
+  // waits for either (PITFALLS 12), and a half-sent packet always waits for writability.
+  int bd = libssh2_session_block_directions(session_);
+  int events = 0;
+  if (bd & LIBSSH2_SESSION_BLOCK_INBOUND) events |= UV_READABLE;
+  if (bd & LIBSSH2_SESSION_BLOCK_OUTBOUND) events |= UV_WRITABLE;
+  if (send_owner_ != nullptr) events |= UV_WRITABLE;
+  for (const auto& r : nb_) {
+    if (r->blocked_out && !r->done) events |= UV_WRITABLE;
+  }
+  if (events == 0) events = UV_READABLE | UV_WRITABLE;
+  waiters_seen_ = owner_->Received();
+  return Enqueue(std::make_unique<WaitOp>(fd_, events), timeout_ms);
+}
+
+void Scheduler::WakeWaiters() {
+  bool any = false;
+  for (Op* op : queue_) {
+    if ((op->flags() & Op::kSocketWait) == 0) continue;
+    static_cast<WaitOp*>(op)->Wake();
+    op->parked_ = false;
+    any = true;
+  }
+  if (any) Pump();
+}
+
+Scheduler::NbRecord* Scheduler::FindNb(const Op* op) {
+  for (const auto& r : nb_) {
+    if (SameMachine(r->op.get(), op)) return r.get();
+  }
+  return nullptr;
+}
+
+void Scheduler::DropNb(NbRecord* rec) {
+  for (auto it = nb_.begin(); it != nb_.end(); ++it) {
+    if (it->get() == rec) {
+      nb_.erase(it);  // deletes the op (a TargetOp releases its object)
+      return;
+    }
+  }
+}
+
+void Scheduler::DropNbFor(const Op* teardown, const NbRecord* keep) {
+  for (size_t i = 0; i < nb_.size();) {
+    NbRecord* r = nb_[i].get();
+    bool owns_send = r->blocked_out && !r->done;
+    if (r != keep && !owns_send && (teardown->target() == nullptr || r->op->target() == teardown->target())) {
+      nb_.erase(nb_.begin() + static_cast<long>(i));
+    } else {
+      ++i;
+    }
+  }
+}
+
+void Scheduler::AdoptNb(const Op* teardown) {
+  DropNbFor(teardown, nullptr);
+  for (size_t i = 0; i < nb_.size(); ++i) {
+    NbRecord* r = nb_[i].get();
+    if (!r->blocked_out || r->done) continue;
+    // Only this op can finish the half-sent packet (PITFALLS 1): it goes first, detached.
+    Op* op = r->op.release();
+    nb_.erase(nb_.begin() + static_cast<long>(i));
+    op->scheduler_ = this;
+    op->started_ = true;
+    op->want_write_ = true;
+    op->blocked_out_ = true;
+    queue_.push_front(op);
+    live_.insert(op);
+    send_owner_ = op;
+    if (queue_.size() == 1) owner_->OnBusy(true);
+    break;
+  }
+}
+
+Napi::Value Scheduler::NbOutcome(Op* op) {
+  Napi::Env env = env_;
+  int rc = op->rc_;
+  if (rc >= 0) return op->Result(env, rc);  // may leave an exception pending: thrown to JS
+  Napi::Value error = op->JsError(env);
+  if (error.IsEmpty() || error.IsUndefined()) {
+    error = MakeError(env, rc, op->fn(), nullptr, op->sftp_status_,
+                      op->error_message_.empty() ? nullptr : op->error_message_.c_str());
+  }
+  if (env.IsExceptionPending()) env.GetAndClearPendingException();
+  if (op->Fatal(rc) && (op->flags() & Op::kTeardown) == 0) Fail(error);
+  napi_throw(env, error);
+  return Napi::Value();
+}
+
+Napi::Value Scheduler::RunNb(std::unique_ptr<Op> owned) {
+  Napi::Env env = env_;
+  Napi::Value signature = nb_sig_.Value();
+  nb_sig_.Reset();
+  const char* fn = owned->fn();
+  Napi::Value eagain = Napi::Number::New(env, LIBSSH2_ERROR_EAGAIN);
+  if (!nb_mode_) {
+    ThrowBadUse(env, std::string(fn) + ": …Nb() methods need setBlocking(false)", fn);
+    return Napi::Value();
+  }
+  if (closed_ && (owned->flags() & Op::kTeardown) == 0) {
+    napi_throw(env, close_error(env));
+    return Napi::Value();
+  }
+  if (worker_busy_) return eagain;  // a teardown step owns the session on a pool thread
+  for (Op* q : queue_) {
+    if ((q->flags() & Op::kSocketWait) == 0 && SameMachine(q, owned.get())) {
+      ThrowBadUse(env, std::string(fn) + ": an async call on the same object is still pending", fn);
+      return Napi::Value();
+    }
+  }
+  NbRecord* rec = FindNb(owned.get());
+  bool fresh = rec == nullptr;
+  if (!fresh) {
+    if (std::strcmp(rec->op->fn(), fn) != 0 || rec->op->target() != owned->target() ||
+        !DeepEqual(env, rec->signature.Value(), signature)) {
+      ThrowBadUse(env, std::string(rec->op->fn()) + " returned LIBSSH2_ERROR_EAGAIN: repeat that call with identical "
+                  "arguments before calling " + fn + " on the same object", fn);
+      return Napi::Value();
+    }
+    owned.reset();  // the pending op holds libssh2's state and the buffers
+  } else {
+    auto r = std::make_unique<NbRecord>();
+    r->op = std::move(owned);
+    r->signature = Napi::Reference<Napi::Value>::New(signature, 1);
+    rec = r.get();
+    nb_.push_back(std::move(r));
+  }
+  Op* op = rec->op.get();
+  op->scheduler_ = this;
+  if ((op->flags() & Op::kTeardown) != 0) DropNbFor(op, rec);
+  auto finish = [&](Napi::Value out) {
+    if (owner_->Received() != waiters_seen_) {
+      waiters_seen_ = owner_->Received();
+      WakeWaiters();  // libssh2 may have read what a waiter waits for into its buffers
+    }
+    owner_->AfterSteps();
+    return out;
+  };
+  // A half-sent packet of another pending call goes out first (PITFALLS 1): drive that call.
+  for (const auto& r : nb_) {
+    NbRecord* other = r.get();
+    if (other == rec || !other->blocked_out || other->done) continue;
+    RunStep(other->op.get(), session_, &other->op->rc_, &other->op->error_message_, &other->op->want_write_,
+            &other->op->blocked_out_);
+    if (other->op->rc_ == LIBSSH2_ERROR_EAGAIN) {
+      other->blocked_out = other->op->blocked_out_;
+      if (other->blocked_out) {
+        if (fresh) DropNb(rec);  // not started: nothing to repeat
+        return finish(eagain);
+      }
+    } else {
+      other->done = true;  // its result waits for its repeat call
+      other->blocked_out = false;
+      if (other->op->rc_ < 0 && other->op->Fatal(other->op->rc_)) {
+        Napi::Value error = MakeError(env, other->op->rc_, other->op->fn(), nullptr, -1,
+                                      other->op->error_message_.empty() ? nullptr : other->op->error_message_.c_str());
+        Fail(error);  // drops every record
+        napi_throw(env, error);
+        return Napi::Value();
+      }
+    }
+    break;
+  }
+  if (rec->done) {  // finished while another call drove its half-sent packet
+    std::unique_ptr<Op> keep = std::move(rec->op);
+    DropNb(rec);
+    return finish(NbOutcome(keep.get()));
+  }
+  if (op->waiting_js() || !op->Ready()) return finish(eagain);  // a sign Promise, or other ops first
+  op->started_ = true;
+  RunStep(op, session_, &op->rc_, &op->error_message_, &op->want_write_, &op->blocked_out_);
+  if (op->rc_ == LIBSSH2_ERROR_EAGAIN) {
+    rec->blocked_out = op->blocked_out_ && !op->waiting_js();
+    return finish(eagain);
+  }
+  std::unique_ptr<Op> keep = std::move(rec->op);
+  DropNb(rec);
+  return finish(NbOutcome(keep.get()));
 }
 
 }  // namespace node_libssh2

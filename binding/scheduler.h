@@ -18,6 +18,7 @@
 #include <memory>
 #include <string>
 #include <unordered_set>
+#include <vector>
 
 #include "common.h"
 
@@ -31,6 +32,7 @@ class Op {
     kHeavy = 1u << 0,        // Step() runs on the threadpool (CPU work, never network waits)
     kAbandonable = 1u << 1,  // a parked op that may be dropped on timeout (a read)
     kTeardown = 1u << 2,     // runs on a closed session too (disconnect, free)
+    kSocketWait = 1u << 3,   // waitSocket(): no libssh2 call, allowed in non-blocking mode
   };
 
   Op(const char* fn, const void* gate, unsigned flags) : fn_(fn), gate_(gate), flags_(flags) {}
@@ -62,6 +64,9 @@ class Op {
   // Whether `rc` closes the session (connection-level failure). Default: the ConnectionError
   // family and TIMEOUT.
   virtual bool Fatal(int rc) const;
+  // The socket events an EAGAIN from Step() waits for (UV_READABLE | UV_WRITABLE), or -1 for
+  // libssh2's block directions (every libssh2 op; waitSocket() decides itself).
+  virtual int PollEvents() const { return -1; }
 
   const char* fn() const { return fn_; }
   const void* gate() const { return gate_; }
@@ -112,6 +117,8 @@ class SchedulerOwner {
   virtual void AfterSteps() = 0;
   // The session was closed by a failure (Scheduler::Fail): stop real I/O.
   virtual void OnClosed() = 0;
+  // Bytes received from the socket so far (any thread wrote it; read on the main thread).
+  virtual uint64_t Received() const = 0;
 };
 
 class Scheduler {
@@ -146,7 +153,25 @@ class Scheduler {
 
   bool closed() const { return closed_; }
   Napi::Value close_error(Napi::Env env) const;
-  bool busy() const { return !queue_.empty(); }
+  bool busy() const { return !queue_.empty() || !nb_.empty(); }
+
+  // ---- non-blocking mode (DESIGN.md "Modes"): `…Nb()` calls make one synchronous attempt.
+  // lib/nb.ts sets the call's signature ([method, ...args]) around the native call; Enqueue()
+  // then runs the op at once (RunNb) and returns its result, or LIBSSH2_ERROR_EAGAIN, or
+  // throws. An op that returned EAGAIN stays pending, keeping its state and buffers, until the
+  // same call (deep-equal signature) is repeated; a different call on the same libssh2 state
+  // machine throws BadUseError.
+  void SetNbMode(bool nb) { nb_mode_ = nb; }
+  bool nb_mode() const { return nb_mode_; }
+  void SetNbCall(Napi::Value signature);
+  void ClearNbCall() { nb_sig_.Reset(); }
+  bool nb_call() const { return !nb_sig_.IsEmpty(); }
+  // What a method returns when it has nothing to do (an idempotent free): a resolved promise,
+  // or the value itself in an Nb call.
+  Napi::Value Done(Napi::Value value);
+  // `await session.waitSocket(ms)`: resolves to true once the socket is ready in the
+  // directions libssh2 waits for (false when `timeout_ms` passed first).
+  Napi::Value WaitSocket(uint32_t timeout_ms);
   // ref(): the session keeps the event loop alive even while idle; unref(): not even while ops
   // are pending. Default: alive while ops are pending, not while idle.
   void SetRef(bool ref);
@@ -171,6 +196,27 @@ class Scheduler {
   void StartTimer(Op* op);
   void TimedOut(Op* op);
 
+  struct NbRecord {
+    std::unique_ptr<Op> op;
+    Napi::Reference<Napi::Value> signature;
+    bool blocked_out = false;  // holds a half-sent packet (PITFALLS 1)
+    bool done = false;         // finished while another call drove it (its partial send)
+  };
+  Napi::Value RunNb(std::unique_ptr<Op> op);
+  // What a finished Nb op returns (its result), or throws (its error; a fatal one closes).
+  Napi::Value NbOutcome(Op* op);
+  NbRecord* FindNb(const Op* op);
+  void DropNb(NbRecord* rec);
+  // Drops the pending Nb calls a teardown makes moot (on its object; all for the session),
+  // except `keep` and a call holding a half-sent packet.
+  void DropNbFor(const Op* teardown, const NbRecord* keep);
+  // Resolves the pending waitSocket() calls (libssh2 read from the socket meanwhile).
+  void WakeWaiters();
+  // An async teardown op is queued in non-blocking mode: a half-sent packet of a pending Nb
+  // call moves to the queue (it must go out first), and pending Nb calls on the torn-down
+  // object are dropped.
+  void AdoptNb(const Op* teardown);
+
   Napi::Env env_;
   LIBSSH2_SESSION* session_;
   SchedulerOwner* owner_;
@@ -192,6 +238,19 @@ class Scheduler {
   uv_async_t* keep_alive_ = nullptr;  // an active handle while ref() is in effect
   uv_timer_t* later_ = nullptr;        // EnqueueDetached's deferred pump
   Napi::Reference<Napi::Value> close_error_;
+  bool nb_mode_ = false;
+  Napi::Reference<Napi::Value> nb_sig_;
+  std::vector<std::unique_ptr<NbRecord>> nb_;
+  uint64_t waiters_seen_ = 0;  // Received() when waitSocket() waiters last looked
 };
+
+// Null-safe forms for objects whose session may be gone.
+inline bool InNbCall(const Scheduler* s) { return s != nullptr && s->nb_call(); }
+inline Napi::Value DoneIn(Napi::Env env, Scheduler* s, Napi::Value value) {
+  if (s != nullptr) return s->Done(value);
+  auto d = Napi::Promise::Deferred::New(env);
+  d.Resolve(value);
+  return d.Promise();
+}
 
 }  // namespace node_libssh2

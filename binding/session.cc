@@ -118,10 +118,14 @@ class SignOp : public Op {
 // thread asks JS through JsCall and waits (the one documented exception to "no thread waits").
 class KbdOp : public Op {
  public:
-  KbdOp(Session* owner, std::string user, Napi::Function responder)
-      : Op("libssh2_userauth_keyboard_interactive_ex", owner->session_gate(), Op::kHeavy),
+  // `sync` (an Nb call): the step runs on the main thread and calls the responder directly; it
+  // must answer synchronously.
+  KbdOp(Session* owner, std::string user, Napi::Function responder, bool sync)
+      : Op("libssh2_userauth_keyboard_interactive_ex", owner->session_gate(), sync ? 0u : unsigned{Op::kHeavy}),
         owner_(owner), user_(std::move(user)),
-        call_(responder.Env(), responder, "libssh2:keyboard-interactive") {}
+        call_(responder.Env(), responder, "libssh2:keyboard-interactive") {
+    if (sync) direct_ = Napi::Persistent(responder);
+  }
 
   int Step(LIBSSH2_SESSION* s) override {
     current_ = this;
@@ -154,8 +158,7 @@ class KbdOp : public Op {
                       prompts[i].echo != 0);
     }
     auto answers = std::make_shared<std::vector<std::string>>();
-    bool ok = self->call_.Invoke(
-        [n, ins, ps](Napi::Env env) {
+    JsCall::MakeArgs make_args = [n, ins, ps](Napi::Env env) {
           Napi::Array arr = Napi::Array::New(env, ps.size());
           for (size_t i = 0; i < ps.size(); i++) {
             Napi::Object p = Napi::Object::New(env);
@@ -164,8 +167,8 @@ class KbdOp : public Op {
             arr.Set(static_cast<uint32_t>(i), p);
           }
           return std::vector<napi_value>{Napi::String::New(env, n), Napi::String::New(env, ins), arr};
-        },
-        [answers, count = ps.size()](Napi::Env env, Napi::Value v, std::string* why) {
+        };
+    JsCall::TakeResult take_result = [answers, count = ps.size()](Napi::Env env, Napi::Value v, std::string* why) {
           if (!v.IsArray()) {
             *why = "the keyboard-interactive responder must return an array of strings (or a Promise of one)";
             return false;
@@ -176,8 +179,9 @@ class KbdOp : public Op {
             answers->push_back(a.IsString() ? a.As<Napi::String>().Utf8Value() : std::string());
           }
           return true;
-        },
-        self->owner_->timeout_ms());
+        };
+    bool ok = self->direct_.IsEmpty() ? self->call_.Invoke(make_args, take_result, self->owner_->timeout_ms())
+                                      : self->CallDirect(make_args, take_result);
     if (!ok) {
       self->failed_ = true;
       return;  // no answers: the server rejects the attempt
@@ -189,12 +193,32 @@ class KbdOp : public Op {
   }
 
  public:
-  Napi::Value JsError(Napi::Env env) override { return failed_ ? call_.js_error(env) : Napi::Value(); }
+  Napi::Value JsError(Napi::Env env) override {
+    if (!failed_) return Napi::Value();
+    return js_error_.IsEmpty() ? call_.js_error(env) : js_error_.Value();
+  }
+
+ private:
+  bool CallDirect(const JsCall::MakeArgs& make_args, const JsCall::TakeResult& take_result) {
+    Napi::Env env = direct_.Env();
+    std::vector<napi_value> args = make_args(env);
+    Napi::Value v = direct_.Call(args);
+    std::string why;
+    if (env.IsExceptionPending()) {
+      js_error_ = Napi::Reference<Napi::Value>::New(env.GetAndClearPendingException().Value(), 1);
+      return false;
+    }
+    if (v.IsPromise()) why = "in non-blocking mode the keyboard-interactive responder must answer synchronously";
+    else if (take_result(env, v, &why)) return true;
+    js_error_ = Napi::Reference<Napi::Value>::New(Napi::TypeError::New(env, why).Value(), 1);
+    return false;
+  }
 
  private:
   Session* owner_;
   std::string user_;
   JsCall call_;
+  Napi::FunctionReference direct_;
   bool failed_ = false;
 };
 
@@ -244,6 +268,9 @@ Napi::Function Session::Init(Napi::Env env) {
       InstanceMethod<&Session::UserauthAuthenticated>("userauthAuthenticated"),
       InstanceMethod<&Session::UserauthBanner>("userauthBanner"),
       InstanceMethod<&Session::State>("state"),
+      InstanceMethod<&Session::SetBlocking>("setBlocking"),
+      InstanceMethod<&Session::NbCall>("nbCall"),
+      InstanceMethod<&Session::WaitSocket>("waitSocket"),
       InstanceMethod<&Session::Handshake>("handshake"),
       InstanceMethod<&Session::Disconnect>("disconnect"),
       InstanceMethod<&Session::Free>("free"),
@@ -376,6 +403,7 @@ ssize_t Session::RecvCallback(libssh2_socket_t fd, void* buf, size_t len, int fl
   auto* self = static_cast<Session*>(*abstract);
   if (self->dead()) return -ECONNRESET;
   ssize_t n = recv(fd, buf, len, flags);
+  if (n > 0) self->received_.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
   return n < 0 ? -errno : n;
 }
 
@@ -560,6 +588,35 @@ Napi::Value Session::SetLastError(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, rc);
 }
 
+// setBlocking(bool): lib/session.ts checks that nothing is pending.
+Napi::Value Session::SetBlocking(const Napi::CallbackInfo& info) {
+  SESSION_GUARD("libssh2_session_set_blocking");
+  scheduler_->SetNbMode(!info[0].ToBoolean().Value());
+  return env.Undefined();
+}
+
+// nbCall(signature | undefined): lib/nb.ts brackets every …Nb() call with it.
+Napi::Value Session::NbCall(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (scheduler_ == nullptr) return env.Undefined();
+  if (info[0].IsUndefined()) scheduler_->ClearNbCall();
+  else scheduler_->SetNbCall(info[0]);
+  return env.Undefined();
+}
+
+// waitSocket(timeoutMs): works in both modes, and on a closed session rejects with its error.
+Napi::Value Session::WaitSocket(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (session_ == nullptr || freeing_ || scheduler_ == nullptr) {
+    auto d = Napi::Promise::Deferred::New(env);
+    d.Reject(MakeBadUse(env, "the session has been freed", "waitSocket"));
+    return d.Promise();
+  }
+  int64_t ms = 0;
+  if (!ArgInt(info, 0, &ms, "timeoutMs")) return env.Undefined();
+  return scheduler_->WaitSocket(static_cast<uint32_t>(ms < 0 ? 0 : ms));
+}
+
 Napi::Value Session::BlockDirections(const Napi::CallbackInfo& info) {
   SESSION_GUARD("libssh2_session_block_directions");
   return Napi::Number::New(env, libssh2_session_block_directions(session_));
@@ -639,6 +696,10 @@ Napi::Value Session::State(const Napi::CallbackInfo& info) {
 #define ASYNC_GUARD(fn)                                                         \
   Napi::Env env = info.Env();                                                   \
   if (session_ == nullptr || freeing_) {                                        \
+    if (InNbCall(scheduler_)) {                                                 \
+      ThrowBadUse(env, "the session has been freed", fn);                       \
+      return env.Undefined();                                                   \
+    }                                                                           \
     auto d = Napi::Promise::Deferred::New(env);                                 \
     d.Reject(MakeBadUse(env, "the session has been freed", fn));                \
     return d.Promise();                                                         \
@@ -664,6 +725,9 @@ Napi::Value Session::Handshake(const Napi::CallbackInfo& info) {
   ASYNC_GUARD("libssh2_session_handshake");
   int64_t fd_in;
   if (!ArgInt(info, 0, &fd_in, "fd")) return env.Undefined();
+  if (fd_ >= 0 && InNbCall(scheduler_) && !handshaken_) {  // handshakeNb repeated: same socket
+    return scheduler_->Enqueue(std::make_unique<HandshakeOp>(this, fd_), timeout_ms_);
+  }
   if (fd_ >= 0) {
     ThrowBadUse(env, "handshake() was already called on this session", "libssh2_session_handshake");
     return env.Undefined();
@@ -714,9 +778,7 @@ Napi::Value Session::Disconnect(const Napi::CallbackInfo& info) {
   if (!info[1].IsUndefined() && !ArgInt(info, 1, &reason, "reason")) return env.Undefined();
   if (fd_ < 0 || !handshaken_ || scheduler_->closed()) {
     // Nothing to say to a peer we are not (or no longer) talking to.
-    auto d = Napi::Promise::Deferred::New(env);
-    d.Resolve(env.Undefined());
-    return d.Promise();
+    return scheduler_->Done(env.Undefined());
   }
   auto step = [desc, reason](LIBSSH2_SESSION* s) {
     // lang "" always: 1.11.1 miscomputes the packet length otherwise (PITFALLS §8, 1573b75e).
@@ -729,10 +791,8 @@ Napi::Value Session::Disconnect(const Napi::CallbackInfo& info) {
 
 Napi::Value Session::Free(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto d = Napi::Promise::Deferred::New(env);
-  if (session_ == nullptr || freeing_) {
-    d.Resolve(env.Undefined());  // idempotent
-    return d.Promise();
+  if (session_ == nullptr || (freeing_ && !InNbCall(scheduler_))) {
+    return DoneIn(env, scheduler_, env.Undefined());  // idempotent
   }
   freeing_ = true;
   // Pending ops cannot finish once the session is gone.
@@ -749,26 +809,35 @@ Napi::Value Session::Free(const Napi::CallbackInfo& info) {
   };
   auto op = std::make_unique<TeardownOp<decltype(step)>>("libssh2_session_free", session_gate(), this, step);
   Napi::Value freed = scheduler_->Enqueue(std::move(op), kTeardownLimitMs);
+  if (!freed.IsPromise()) {  // an Nb call: done at once (dead I/O), or threw
+    bool again = !freed.IsEmpty() && freed.IsNumber() && freed.As<Napi::Number>().Int32Value() == LIBSSH2_ERROR_EAGAIN;
+    if (!again) FinishFree();
+    return freed;
+  }
   // After the free op: release the socket and the queue.
   Napi::Function finish = Napi::Function::New(env, [this](const Napi::CallbackInfo& cb) {
-    if (session_ != nullptr) {  // the free step failed: finish on dead I/O
-      set_dead();
-      InvalidateChildren();
-      libssh2_session_free(session_);
-      session_ = nullptr;
-    }
-    CloseFd();
-    if (scheduler_ != nullptr && !scheduler_->busy()) {
-      scheduler_->Destroy();
-      scheduler_ = nullptr;
-    }
-    if (scheduler_ == nullptr && cleanup_hook_) {
-      napi_remove_env_cleanup_hook(env_, CleanupHook, this);
-      cleanup_hook_ = false;
-    }
+    FinishFree();
     return cb.Env().Undefined();
   });
   return freed.As<Napi::Object>().Get("then").As<Napi::Function>().Call(freed, {finish, finish});
+}
+
+void Session::FinishFree() {
+  if (session_ != nullptr) {  // the free step failed: finish on dead I/O
+    set_dead();
+    InvalidateChildren();
+    libssh2_session_free(session_);
+    session_ = nullptr;
+  }
+  CloseFd();
+  if (scheduler_ != nullptr && !scheduler_->busy()) {
+    scheduler_->Destroy();
+    scheduler_ = nullptr;
+  }
+  if (scheduler_ == nullptr && cleanup_hook_) {
+    napi_remove_env_cleanup_hook(env_, CleanupHook, this);
+    cleanup_hook_ = false;
+  }
 }
 
 Napi::Value Session::KeepaliveSend(const Napi::CallbackInfo& info) {
@@ -889,7 +958,7 @@ Napi::Value Session::UserauthKeyboardInteractive(const Napi::CallbackInfo& info)
     Napi::TypeError::New(env, "responder must be a function").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  return scheduler_->Enqueue(std::make_unique<KbdOp>(this, user, info[1].As<Napi::Function>()), timeout_ms_);
+  return scheduler_->Enqueue(std::make_unique<KbdOp>(this, user, info[1].As<Napi::Function>(), InNbCall(scheduler_)), timeout_ms_);
 }
 
 Napi::Value Session::UserauthHostbasedFromfile(const Napi::CallbackInfo& info) {

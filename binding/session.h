@@ -66,6 +66,7 @@ class Session : public Napi::ObjectWrap<Session>, public SchedulerOwner {
   void OnBusy(bool busy) override;
   void AfterSteps() override;
   void OnClosed() override;
+  uint64_t Received() const override { return received_.load(std::memory_order_relaxed); }
 
   // The password-change callback of the userauth_password step running now (main thread).
   Napi::FunctionReference* password_change_cb = nullptr;
@@ -80,6 +81,7 @@ class Session : public Napi::ObjectWrap<Session>, public SchedulerOwner {
   bool CheckUsable(Napi::Env env, const char* fn);
   void CloseFd();
   void FreeNow();  // synchronous free on dead I/O (finalizer, environment teardown)
+  void FinishFree();  // after the free op: close the socket, release the queue
 
   // Synchronous methods.
   Napi::Value Hostkey(const Napi::CallbackInfo& info);
@@ -103,6 +105,9 @@ class Session : public Napi::ObjectWrap<Session>, public SchedulerOwner {
   Napi::Value UserauthAuthenticated(const Napi::CallbackInfo& info);
   Napi::Value UserauthBanner(const Napi::CallbackInfo& info);
   Napi::Value State(const Napi::CallbackInfo& info);
+  Napi::Value SetBlocking(const Napi::CallbackInfo& info);
+  Napi::Value NbCall(const Napi::CallbackInfo& info);
+  Napi::Value WaitSocket(const Napi::CallbackInfo& info);
 
   // Async methods (return a Promise; ops on the queue).
   Napi::Value Handshake(const Napi::CallbackInfo& info);
@@ -135,6 +140,7 @@ class Session : public Napi::ObjectWrap<Session>, public SchedulerOwner {
   bool cleanup_hook_ = false;  // registered with napi_add_env_cleanup_hook
   uint32_t timeout_ms_ = 0;
   std::atomic<bool> dead_{false};
+  std::atomic<uint64_t> received_{0};  // bytes from the socket (wakes waitSocket() waiters)
   char session_gate_ = 0;
   char setup_gate_ = 0;
   struct Orphan {

@@ -311,11 +311,9 @@ Napi::Value Sftp::IsFreed(const Napi::CallbackInfo& info) {
 
 Napi::Value Sftp::Shutdown(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (sftp_ == nullptr || shutting_down_) {
-    auto d = Napi::Promise::Deferred::New(env);
-    d.Resolve(env.Undefined());
-    return d.Promise();
-  }
+  // Idempotent; an Nb repeat goes on to the pending shutdown.
+  Scheduler* sched = session_ != nullptr ? session_->scheduler() : nullptr;
+  if (sftp_ == nullptr || (shutting_down_ && !InNbCall(sched))) return DoneIn(env, sched, env.Undefined());
   shutting_down_ = true;
   // Teardown order: handles, then the SFTP object (libssh2 leaves open handles dangling).
   // Ops queued before this one finish first (same gate).

@@ -124,6 +124,12 @@ Napi::Value SftpHandle::Write(const Napi::CallbackInfo& info) {
   std::string data;
   bool has;
   if (!ArgBytes(info, 0, &data, &has, "data")) return env.Undefined();
+  if (InNbCall(sftp_->session()->scheduler())) {  // writeNb: one call, its count, as C
+    auto bytes = std::make_shared<std::string>(std::move(data));
+    return Enqueue(MakeSftpOp(this, "libssh2_sftp_write", 0,
+        [bytes](LIBSSH2_SFTP_HANDLE* h) { return static_cast<int>(libssh2_sftp_write(h, bytes->data(), bytes->size())); },
+        [](Napi::Env env, int n) { return Napi::Number::New(env, n); }));
+  }
   // Writes everything. libssh2 returns the bytes acknowledged so far (maybe 0, not an error)
   // and expects the next call to start at buf + returned with the rest (PITFALLS 8).
   auto state = std::make_shared<std::pair<std::string, size_t>>(std::move(data), 0);
@@ -236,11 +242,9 @@ Napi::Value SftpHandle::IsFreed(const Napi::CallbackInfo& info) {
 
 Napi::Value SftpHandle::Close(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (handle_ == nullptr || closing_) {
-    auto d = Napi::Promise::Deferred::New(env);
-    d.Resolve(env.Undefined());  // idempotent
-    return d.Promise();
-  }
+  // Idempotent; an Nb repeat goes on to the pending close.
+  Scheduler* sched = sftp_ != nullptr && sftp_->session() != nullptr ? sftp_->session()->scheduler() : nullptr;
+  if (handle_ == nullptr || (closing_ && !InNbCall(sched))) return DoneIn(env, sched, env.Undefined());
   closing_ = true;
   return Enqueue(MakeSftpOp(this, "libssh2_sftp_close_handle", 0, [this](LIBSSH2_SFTP_HANDLE* h) {
     int rc = libssh2_sftp_close_handle(h);

@@ -10,9 +10,10 @@
  */
 import type { Session } from './session';
 import type { NativeChannel } from './native';
-import { SSH_EXTENDED_DATA_STDERR } from './constants';
+import { LIBSSH2_ERROR_EAGAIN, SSH_EXTENDED_DATA_STDERR } from './constants';
+import { fail, inNbCall, installNb, runOp, type Nb } from './nb';
 import { channelStream, type ChannelStream } from './stream';
-import { badUse, checkInt, checkString, nonBlockingMisuse, toBuffer } from './check';
+import { badUse, checkInt, checkString, toBuffer } from './check';
 
 const MAX_READ = 1 << 30;
 
@@ -34,7 +35,57 @@ export class Channel {
   /** The session this channel belongs to. */
   readonly session: Session;
   #closing: Promise<void> | undefined;
+  #closingNb = false; // closeNb() returned EAGAIN: sends are refused already
   #freeing: Promise<void> | undefined;
+
+  // ---- non-blocking twins (lib/nb.ts): one attempt, the value or LIBSSH2_ERROR_EAGAIN ----------
+
+  /** Non-blocking {@link Channel.setenv}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare setenvNb: Nb<Channel['setenv']>;
+  /** Non-blocking {@link Channel.requestPty}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare requestPtyNb: Nb<Channel['requestPty']>;
+  /** Non-blocking {@link Channel.requestPtySize}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare requestPtySizeNb: Nb<Channel['requestPtySize']>;
+  /** Non-blocking {@link Channel.processStartup}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare processStartupNb: Nb<Channel['processStartup']>;
+  /** Non-blocking {@link Channel.exec}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare execNb: Nb<Channel['exec']>;
+  /** Non-blocking {@link Channel.shell}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare shellNb: Nb<Channel['shell']>;
+  /** Non-blocking {@link Channel.subsystem}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare subsystemNb: Nb<Channel['subsystem']>;
+  /** Non-blocking {@link Channel.x11Req}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare x11ReqNb: Nb<Channel['x11Req']>;
+  /** Non-blocking {@link Channel.requestAuthAgent}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare requestAuthAgentNb: Nb<Channel['requestAuthAgent']>;
+  /** Non-blocking {@link Channel.signal}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare signalNb: Nb<Channel['signal']>;
+  /** Non-blocking {@link Channel.read}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare readNb: Nb<Channel['read']>;
+  /** Non-blocking {@link Channel.readStderr}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare readStderrNb: Nb<Channel['readStderr']>;
+  /** Non-blocking {@link Channel.readInto}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare readIntoNb: Nb<Channel['readInto']>;
+  /** Non-blocking {@link Channel.write}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare writeNb: Nb<Channel['write']>;
+  /** Non-blocking {@link Channel.writeStderr}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare writeStderrNb: Nb<Channel['writeStderr']>;
+  /** Non-blocking {@link Channel.flush}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare flushNb: Nb<Channel['flush']>;
+  /** Non-blocking {@link Channel.sendEof}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare sendEofNb: Nb<Channel['sendEof']>;
+  /** Non-blocking {@link Channel.waitEof}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare waitEofNb: Nb<Channel['waitEof']>;
+  /** Non-blocking {@link Channel.close}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare closeNb: Nb<Channel['close']>;
+  /** Non-blocking {@link Channel.waitClosed}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare waitClosedNb: Nb<Channel['waitClosed']>;
+  /** Non-blocking {@link Channel.free}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare freeNb: Nb<Channel['free']>;
+  /** Non-blocking {@link Channel.receiveWindowAdjust}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare receiveWindowAdjustNb: Nb<Channel['receiveWindowAdjust']>;
+  /** Non-blocking {@link Channel.handleExtendedData}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare handleExtendedDataNb: Nb<Channel['handleExtendedData']>;
 
   /** @internal Channels come from Session methods. */
   constructor(session: Session, native: NativeChannel) {
@@ -44,22 +95,17 @@ export class Channel {
 
   /** True once `close()` was called. */
   get closed(): boolean {
-    return this.#closing !== undefined;
+    return this.#closing !== undefined || this.#closingNb;
   }
 
   #check(fn: string, sends: boolean): void {
     if (this.#freeing || this.native.isFreed()) throw badUse('the channel has been freed', fn);
-    if (sends && this.#closing) throw badUse('the channel is closed', fn);
-    if (!this.session.getBlocking()) throw nonBlockingMisuse(fn);
+    if (sends && this.closed) throw badUse('the channel is closed', fn);
   }
 
-  #run<T>(fn: string, sends: boolean, body: () => Promise<T>): Promise<T> {
-    try {
-      this.#check(fn, sends);
-      return body();
-    } catch (e) {
-      return Promise.reject(e);
-    }
+  /** A one-to-one op: async, or one attempt inside its `…Nb()` twin (lib/nb.ts). */
+  #run<T>(fn: string, sends: boolean, body: () => Promise<T>, teardown = false): Promise<T> {
+    return runOp(this.session, fn, () => this.#check(fn, sends), body, undefined, teardown);
   }
 
   #sync<T>(fn: string, body: () => T): T {
@@ -112,7 +158,7 @@ export class Channel {
 
   /** `libssh2_channel_exec()`. */
   exec(command: string): Promise<void> {
-    if (typeof command !== 'string') return Promise.reject(new TypeError('command must be a string'));
+    if (typeof command !== 'string') return fail(new TypeError('command must be a string'));
     return this.processStartup('exec', command);
   }
 
@@ -123,7 +169,7 @@ export class Channel {
 
   /** `libssh2_channel_subsystem()`. */
   subsystem(name: string): Promise<void> {
-    if (typeof name !== 'string') return Promise.reject(new TypeError('name must be a string'));
+    if (typeof name !== 'string') return fail(new TypeError('name must be a string'));
     return this.processStartup('subsystem', name);
   }
 
@@ -222,9 +268,12 @@ export class Channel {
    * the peer's CLOSE arrived, so the exit status is final. Idempotent.
    */
   close(): Promise<void> {
-    if (this.#closing) return this.#closing;
-    const closing = this.#run('libssh2_channel_close', false, () => this.native.close());
-    this.#closing = closing;
+    const nb = inNbCall();
+    if (this.#closing) return nb ? (0 as unknown as Promise<void>) : this.#closing;
+    const closing = this.#run('libssh2_channel_close', false, () => this.native.close(), true);
+    if (!nb) this.#closing = closing;
+    else if ((closing as unknown) === LIBSSH2_ERROR_EAGAIN) this.#closingNb = true;
+    else this.#closing = Promise.resolve();
     return closing;
   }
 
@@ -251,8 +300,14 @@ export class Channel {
    * finishes first. Idempotent; also happens on garbage collection.
    */
   free(): Promise<void> {
-    if (!this.#freeing) this.#freeing = this.native.free();
-    return this.#freeing;
+    if (!inNbCall()) {
+      if (!this.#freeing) this.#freeing = this.native.free();
+      return this.#freeing;
+    }
+    if (this.#freeing) return 0 as unknown as Promise<void>;
+    const result = runOp(this.session, 'libssh2_channel_free', () => undefined, () => this.native.free(), undefined, true);
+    if ((result as unknown) !== LIBSSH2_ERROR_EAGAIN) this.#freeing = Promise.resolve();
+    return result;
   }
 
   /** `await using channel = await session.openSession()`: close, then free. */
@@ -306,3 +361,31 @@ export class Channel {
     });
   }
 }
+
+/** The `…Nb()` twins of every async one-to-one method whose C function can return EAGAIN. */
+export const CHANNEL_NB_METHODS = [
+  'setenv',
+  'requestPty',
+  'requestPtySize',
+  'processStartup',
+  'exec',
+  'shell',
+  'subsystem',
+  'x11Req',
+  'requestAuthAgent',
+  'signal',
+  'read',
+  'readStderr',
+  'readInto',
+  'write',
+  'writeStderr',
+  'flush',
+  'sendEof',
+  'waitEof',
+  'close',
+  'waitClosed',
+  'free',
+  'receiveWindowAdjust',
+  'handleExtendedData',
+] as const;
+installNb(Channel, CHANNEL_NB_METHODS, (c) => c.session);

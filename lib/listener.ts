@@ -2,7 +2,8 @@
 import type { Session } from './session';
 import type { NativeListener } from './native';
 import { Channel } from './channel';
-import { badUse, nonBlockingMisuse } from './check';
+import { badUse } from './check';
+import { installNb, runOp, type Nb } from './nb';
 
 /**
  * A port the server listens on for us, from `session.forwardListen()`. Each connection to it
@@ -16,6 +17,11 @@ export class Listener {
   /** The port the server bound (the one asked for, or the one it chose for port 0). */
   readonly boundPort: number;
 
+  /** Non-blocking {@link Listener.forwardAccept}: one attempt; the channel or `LIBSSH2_ERROR_EAGAIN`. */
+  declare forwardAcceptNb: Nb<Listener['forwardAccept']>;
+  /** Non-blocking {@link Listener.forwardCancel}: one attempt; 0 or `LIBSSH2_ERROR_EAGAIN`. */
+  declare forwardCancelNb: Nb<Listener['forwardCancel']>;
+
   /** @internal Listeners come from `session.forwardListen()`. */
   constructor(session: Session, native: NativeListener) {
     this.session = session;
@@ -24,10 +30,10 @@ export class Listener {
   }
 
   /** `libssh2_channel_forward_accept()`: the next forwarded connection. */
-  async forwardAccept(): Promise<Channel> {
-    if (this.native.isFreed()) throw badUse('the listener has been cancelled', 'libssh2_channel_forward_accept');
-    if (!this.session.getBlocking()) throw nonBlockingMisuse('libssh2_channel_forward_accept');
-    return new Channel(this.session, await this.native.forwardAccept());
+  forwardAccept(): Promise<Channel> {
+    return runOp(this.session, 'libssh2_channel_forward_accept', () => {
+      if (this.native.isFreed()) throw badUse('the listener has been cancelled', 'libssh2_channel_forward_accept');
+    }, () => this.native.forwardAccept(), (n) => new Channel(this.session, n));
   }
 
   /**
@@ -35,7 +41,8 @@ export class Listener {
    * rejects with `BadUseError`. Idempotent.
    */
   forwardCancel(): Promise<void> {
-    return this.native.forwardCancel();
+    return runOp(this.session, 'libssh2_channel_forward_cancel', () => undefined, () => this.native.forwardCancel(),
+      undefined, true);
   }
 
   /** `await using`: cancel on scope exit. */
@@ -43,3 +50,7 @@ export class Listener {
     await this.forwardCancel();
   }
 }
+
+/** The `…Nb()` twins of the listener's methods. */
+export const LISTENER_NB_METHODS = ['forwardAccept', 'forwardCancel'] as const;
+installNb(Listener, LISTENER_NB_METHODS, (l) => l.session);

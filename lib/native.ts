@@ -3,6 +3,7 @@
  * re-exported by index.ts.
  */
 import * as path from 'path';
+import { isDeepStrictEqual } from 'util';
 import { createError } from './errors';
 
 /** What `scpRecv2` reports of the remote file. */
@@ -36,6 +37,10 @@ export interface NativeSession {
   unref(): void;
   userauthAuthenticated(): boolean;
   userauthBanner(): string | null;
+  setBlocking(blocking: boolean): void;
+  /** lib/nb.ts: the signature of the …Nb() call about to run, or undefined after it. */
+  nbCall(signature: unknown[] | undefined): void;
+  waitSocket(timeoutMs: number): Promise<boolean>;
   handshake(fd: number): Promise<void>;
   disconnect(description: string, reason: number): Promise<void>;
   free(): Promise<void>;
@@ -173,7 +178,7 @@ export interface NativeAddon {
   closeFd(fd: number): void;
   version(): string;
   cryptoBackend(): { engine: string; library: string };
-  setErrorFactory(factory: typeof createError): void;
+  setErrorFactory(factory: typeof createError, deepEqual: (a: unknown, b: unknown) => boolean): void;
   makeError(errno: number, fn?: string, sftpStatus?: number): Error;
   constantsTable(): Record<string, number | string>;
 }
@@ -200,4 +205,4 @@ function load(): NativeAddon {
 
 /** The addon, loaded once per module instance (per thread: the addon is context-aware). */
 export const native: NativeAddon = load();
-native.setErrorFactory(createError);
+native.setErrorFactory(createError, isDeepStrictEqual);

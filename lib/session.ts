@@ -13,7 +13,8 @@ import { KnownHosts } from './knownhost';
 import { Agent, userauthAgent } from './agent';
 import { forwardLocal, forwardRemote, type RemoteForward } from './forward';
 import { exec, type ExecOptions, type ExecResult } from './exec';
-import { SSH_DISCONNECT_BY_APPLICATION } from './constants';
+import { LIBSSH2_ERROR_EAGAIN, SSH_DISCONNECT_BY_APPLICATION } from './constants';
+import { inNbCall, installNb, runOp, type Nb } from './nb';
 import { badUse, checkInt, checkOptString, checkString, nonBlockingMisuse } from './check';
 
 /** What `handshake()` accepts as a transport. */
@@ -47,6 +48,46 @@ export class Session {
   #blocking = true;
   #pump: { pair: net.Socket; stream: Duplex; cleanup: () => void } | undefined;
   #freed = false;
+  #nbTransport: Transport | undefined; // the socket of a handshakeNb() that returned EAGAIN
+
+  // ---- non-blocking twins (lib/nb.ts): one attempt, the value or LIBSSH2_ERROR_EAGAIN ----------
+
+  /** Non-blocking {@link Session.handshake}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare handshakeNb: Nb<Session['handshake']>;
+  /** Non-blocking {@link Session.disconnect}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare disconnectNb: Nb<Session['disconnect']>;
+  /** Non-blocking {@link Session.free}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare freeNb: Nb<Session['free']>;
+  /** Non-blocking {@link Session.keepaliveSend}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare keepaliveSendNb: Nb<Session['keepaliveSend']>;
+  /** Non-blocking {@link Session.userauthList}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare userauthListNb: Nb<Session['userauthList']>;
+  /** Non-blocking {@link Session.userauthPassword}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare userauthPasswordNb: Nb<Session['userauthPassword']>;
+  /** Non-blocking {@link Session.userauthPublickeyFromfile}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare userauthPublickeyFromfileNb: Nb<Session['userauthPublickeyFromfile']>;
+  /** Non-blocking {@link Session.userauthPublickeyFrommemory}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare userauthPublickeyFrommemoryNb: Nb<Session['userauthPublickeyFrommemory']>;
+  /** Non-blocking {@link Session.userauthPublickey}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare userauthPublickeyNb: Nb<Session['userauthPublickey']>;
+  /** Non-blocking {@link Session.userauthKeyboardInteractive}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare userauthKeyboardInteractiveNb: Nb<Session['userauthKeyboardInteractive']>;
+  /** Non-blocking {@link Session.userauthHostbasedFromfile}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare userauthHostbasedFromfileNb: Nb<Session['userauthHostbasedFromfile']>;
+  /** Non-blocking {@link Session.openSession}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare openSessionNb: Nb<Session['openSession']>;
+  /** Non-blocking {@link Session.directTcpip}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare directTcpipNb: Nb<Session['directTcpip']>;
+  /** Non-blocking {@link Session.directStreamlocal}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare directStreamlocalNb: Nb<Session['directStreamlocal']>;
+  /** Non-blocking {@link Session.forwardListen}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare forwardListenNb: Nb<Session['forwardListen']>;
+  /** Non-blocking {@link Session.sftpInit}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare sftpInitNb: Nb<Session['sftpInit']>;
+  /** Non-blocking {@link Session.scpRecv2}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare scpRecv2Nb: Nb<Session['scpRecv2']>;
+  /** Non-blocking {@link Session.scpSend64}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare scpSend64Nb: Nb<Session['scpSend64']>;
 
   /** `libssh2_session_init_ex()`. */
   constructor() {
@@ -68,7 +109,14 @@ export class Session {
     if (!this.#blocking) throw nonBlockingMisuse(fn);
   }
 
-  /** Runs `body` and turns a synchronous throw into a rejected promise. */
+  /** A one-to-one op: async, or one attempt inside its `…Nb()` twin (lib/nb.ts). */
+  #op<N, R = N>(fn: string, body: () => Promise<N>, map?: (value: N) => R, teardown = false): Promise<R> {
+    return runOp(this, fn, () => {
+      if (this.#freed) throw badUse('the session has been freed', fn);
+    }, body, map, teardown);
+  }
+
+  /** Node-native methods (async mode only): a synchronous throw becomes a rejected promise. */
   #run<T>(fn: string, body: () => Promise<T>): Promise<T> {
     try {
       this.#async(fn);
@@ -88,32 +136,43 @@ export class Session {
    * (a jump host: `await jump.directTcpip(host, 22)`).
    */
   handshake(sock: Transport): Promise<void> {
-    return this.#run('libssh2_session_handshake', async () => {
-      if (typeof sock === 'number') {
-        checkInt(sock, 'fd', 0);
-        return this.native.handshake(sock);
-      }
-      if (sock instanceof Channel) return this.#handshakeOverStream(sock.stream(), true); // a jump host
-      if (sock instanceof net.Socket) {
-        // eslint-disable-next-line @typescript-eslint/no-explicit-any
-        const handle = (sock as any)._handle as { fd?: number; readStop?: () => number } | null;
-        if (sock.connecting) {
-          await new Promise<void>((resolve, reject) => {
-            sock.once('connect', resolve);
-            sock.once('error', reject);
-          });
-        }
-        if (handle && typeof handle.fd === 'number' && handle.fd >= 0 && sock.readableLength === 0 && !sock.destroyed) {
-          // Fast path: libssh2 does the I/O itself on a dup of the socket's fd.
-          handle.readStop?.();
-          const done = this.native.handshake(handle.fd);
-          sock.destroy();
-          return done;
-        }
-      }
-      if (!isDuplex(sock)) throw new TypeError('sock must be a net.Socket, a file descriptor or a Duplex stream');
-      return this.#handshakeOverStream(sock);
+    return this.#op('libssh2_session_handshake', () => {
+      if (!inNbCall()) return this.#attach(sock, true);
+      // handshakeNb(): the first call sets up the transport, repeats step the pending op.
+      if (this.#nbTransport !== undefined) return this.native.handshake(-1);
+      const result = this.#attach(sock, false);
+      this.#nbTransport = sock;
+      return result;
     });
+  }
+
+  /** Hands `sock` to libssh2 and starts the handshake op. */
+  #attach(sock: Transport, canWait: boolean): Promise<void> {
+    if (typeof sock === 'number') {
+      checkInt(sock, 'fd', 0);
+      return this.native.handshake(sock);
+    }
+    if (sock instanceof Channel) return this.#handshakeOverStream(sock.stream(), true); // a jump host
+    if (sock instanceof net.Socket) {
+      if (sock.connecting) {
+        if (!canWait) throw badUse('sock is still connecting: wait for its "connect" event', 'libssh2_session_handshake');
+        return new Promise<void>((resolve, reject) => {
+          sock.once('connect', resolve);
+          sock.once('error', reject);
+        }).then(() => this.#attach(sock, false));
+      }
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      const handle = (sock as any)._handle as { fd?: number; readStop?: () => number } | null;
+      if (handle && typeof handle.fd === 'number' && handle.fd >= 0 && sock.readableLength === 0 && !sock.destroyed) {
+        // Fast path: libssh2 does the I/O itself on a dup of the socket's fd.
+        handle.readStop?.();
+        const done = this.native.handshake(handle.fd);
+        sock.destroy();
+        return done;
+      }
+    }
+    if (!isDuplex(sock)) throw new TypeError('sock must be a net.Socket, a file descriptor or a Duplex stream');
+    return this.#handshakeOverStream(sock);
   }
 
   /** `owned`: a stream made here (a jump channel's), destroyed with the session. */
@@ -158,7 +217,10 @@ export class Session {
    * changes only while nothing is pending.
    */
   setBlocking(blocking: boolean): void {
+    if (this.#freed) throw badUse('the session has been freed', 'libssh2_session_set_blocking');
+    if (!!blocking === this.#blocking) return;
     if (this.native.state().busy) throw badUse('the mode changes only while nothing is pending', 'libssh2_session_set_blocking');
+    this.native.setBlocking(!!blocking);
     this.#blocking = !!blocking;
   }
 
@@ -253,6 +315,25 @@ export class Session {
     return this.native.blockDirections();
   }
 
+  /**
+   * Waits until the session's socket is ready in the directions libssh2 waits for
+   * (`blockDirections()`, as the C examples' `waitsocket()` does with select(2)); a half-sent
+   * packet always waits for writability, and no direction known waits for either. Resolves to
+   * true when ready, false when `timeoutMs` passed first (default: the session's timeout;
+   * 0 = none). It also resolves when another `…Nb()` call received data meanwhile (libssh2 may
+   * then hold what this waiter waits for). Works in both modes; rejects with the session's
+   * error once it is closed. Uses `uv_poll`: no thread waits.
+   */
+  waitSocket(timeoutMs?: number): Promise<boolean> {
+    try {
+      if (this.#freed) throw badUse('the session has been freed', 'waitSocket');
+      if (timeoutMs !== undefined) checkInt(timeoutMs, 'timeoutMs', 0, 0x7fffffff);
+      return this.native.waitSocket(timeoutMs ?? this.getTimeout());
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
   /** `libssh2_session_flag()`: `LIBSSH2_FLAG_SIGPIPE`, `LIBSSH2_FLAG_COMPRESS` (before the handshake). */
   flag(flag: number, value: number): void {
     checkInt(flag, 'flag');
@@ -294,16 +375,17 @@ export class Session {
 
   // ---- async (ops on the queue) -----------------------------------------------------------
 
-  /** `libssh2_session_disconnect_ex()` (language tag always empty). */
+  /**
+   * `libssh2_session_disconnect_ex()` (language tag always empty). Works in both modes, as the
+   * other teardown calls do.
+   */
   disconnect(description = '', reason: number = SSH_DISCONNECT_BY_APPLICATION): Promise<void> {
-    if (this.#freed) return Promise.resolve();
-    try {
+    if (this.#freed) return (inNbCall() ? 0 : Promise.resolve()) as Promise<void>;
+    return this.#op('libssh2_session_disconnect_ex', () => {
       checkString(description, 'description');
       checkInt(reason, 'reason');
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    return this.native.disconnect(description, reason);
+      return this.native.disconnect(description, reason);
+    }, undefined, true);
   }
 
   /**
@@ -311,15 +393,26 @@ export class Session {
    * further network traffic (use `close()` or `disconnect()` first for a polite goodbye).
    * Pending ops reject with `BadUseError`. Idempotent; also happens on garbage collection.
    */
-  async free(): Promise<void> {
-    if (this.#freed) return;
-    this.#freed = true;
-    try {
-      await this.native.free();
-    } finally {
+  free(): Promise<void> {
+    if (this.#freed) return (inNbCall() ? 0 : Promise.resolve()) as Promise<void>;
+    const cleanup = (): void => {
       this.#pump?.cleanup();
       this.#pump = undefined;
-    }
+    };
+    return runOp(this, 'libssh2_session_free', () => undefined, () => {
+      this.#freed = true;
+      let result: Promise<void> | number;
+      try {
+        result = this.native.free() as Promise<void> | number; // a number in freeNb()
+      } catch (e) {
+        cleanup();
+        throw e;
+      }
+      if (result === LIBSSH2_ERROR_EAGAIN) this.#freed = false; // freeNb(): repeat it
+      else if (typeof result === 'number') cleanup();
+      else return result.finally(cleanup);
+      return result as unknown as Promise<void>;
+    }, undefined, true);
   }
 
   /** Disconnect, then free. Idempotent. */
@@ -340,12 +433,12 @@ export class Session {
 
   /** `libssh2_keepalive_send()`: resolves to the seconds until the next one is due. */
   keepaliveSend(): Promise<number> {
-    return this.#run('libssh2_keepalive_send', () => this.native.keepaliveSend());
+    return this.#op('libssh2_keepalive_send', () => this.native.keepaliveSend());
   }
 
   /** `libssh2_userauth_list()`: the methods the server accepts, or null if "none" auth succeeded. */
   userauthList(username: string): Promise<string[] | null> {
-    return this.#run('libssh2_userauth_list', () => {
+    return this.#op('libssh2_userauth_list', () => {
       checkString(username, 'username');
       return this.native.userauthList(username);
     });
@@ -357,7 +450,7 @@ export class Session {
    * `PasswordExpiredError`.
    */
   userauthPassword(username: string, password: string, onPasswordChange?: () => string): Promise<void> {
-    return this.#run('libssh2_userauth_password_ex', () => {
+    return this.#op('libssh2_userauth_password_ex', () => {
       checkString(username, 'username');
       checkString(password, 'password');
       if (onPasswordChange !== undefined && typeof onPasswordChange !== 'function') {
@@ -369,7 +462,7 @@ export class Session {
 
   /** `libssh2_userauth_publickey_fromfile_ex()`. */
   userauthPublickeyFromfile(username: string, privkeyPath: string, passphrase?: string, pubkeyPath?: string): Promise<void> {
-    return this.#run('libssh2_userauth_publickey_fromfile_ex', () => {
+    return this.#op('libssh2_userauth_publickey_fromfile_ex', () => {
       checkString(username, 'username');
       checkString(privkeyPath, 'privkeyPath');
       checkOptString(passphrase, 'passphrase');
@@ -380,7 +473,7 @@ export class Session {
 
   /** `libssh2_userauth_publickey_frommemory()`: the key as text or Buffer (PEM or OpenSSH format). */
   userauthPublickeyFrommemory(username: string, privkey: string | Buffer, passphrase?: string, pubkey?: string | Buffer): Promise<void> {
-    return this.#run('libssh2_userauth_publickey_frommemory', () => {
+    return this.#op('libssh2_userauth_publickey_frommemory', () => {
       checkString(username, 'username');
       if (typeof privkey !== 'string' && !Buffer.isBuffer(privkey)) throw new TypeError('privkey must be a string or a Buffer');
       checkOptString(passphrase, 'passphrase');
@@ -398,7 +491,7 @@ export class Session {
    * for a Promise: the op parks until it settles.
    */
   userauthPublickey(username: string, pubkeyBlob: Buffer, sign: SignCallback): Promise<void> {
-    return this.#run('libssh2_userauth_publickey', () => {
+    return this.#op('libssh2_userauth_publickey', () => {
       checkString(username, 'username');
       if (!Buffer.isBuffer(pubkeyBlob)) throw new TypeError('pubkeyBlob must be a Buffer');
       if (typeof sign !== 'function') throw new TypeError('sign must be a function');
@@ -413,7 +506,7 @@ export class Session {
    * session's timeout).
    */
   userauthKeyboardInteractive(username: string, responder: KbdResponder): Promise<void> {
-    return this.#run('libssh2_userauth_keyboard_interactive_ex', () => {
+    return this.#op('libssh2_userauth_keyboard_interactive_ex', () => {
       checkString(username, 'username');
       if (typeof responder !== 'function') throw new TypeError('responder must be a function');
       return this.native.userauthKeyboardInteractive(username, responder);
@@ -422,11 +515,11 @@ export class Session {
 
   /** `libssh2_channel_open_session()` (`libssh2_channel_open_ex` with type "session"). */
   openSession(windowSize?: number, packetSize?: number): Promise<Channel> {
-    return this.#run('libssh2_channel_open_ex', async () => {
+    return this.#op('libssh2_channel_open_ex', () => {
       if (windowSize !== undefined) checkInt(windowSize, 'windowSize', 1, 0x7fffffff);
       if (packetSize !== undefined) checkInt(packetSize, 'packetSize', 1, 0x7fffffff);
-      return new Channel(this, await this.native.openSession(windowSize, packetSize));
-    });
+      return this.native.openSession(windowSize, packetSize);
+    }, (n) => new Channel(this, n));
   }
 
   /**
@@ -434,23 +527,23 @@ export class Session {
    * (`shost:sport` is what the server is told the connection comes from).
    */
   directTcpip(host: string, port: number, shost = '127.0.0.1', sport = 22): Promise<Channel> {
-    return this.#run('libssh2_channel_direct_tcpip_ex', async () => {
+    return this.#op('libssh2_channel_direct_tcpip_ex', () => {
       checkString(host, 'host');
       checkInt(port, 'port', 0, 65535);
       checkString(shost, 'shost');
       checkInt(sport, 'sport', 0, 65535);
-      return new Channel(this, await this.native.directTcpip(host, port, shost, sport));
-    });
+      return this.native.directTcpip(host, port, shost, sport);
+    }, (n) => new Channel(this, n));
   }
 
   /** `libssh2_channel_direct_streamlocal_ex()`: a channel to a unix socket on the server. */
   directStreamlocal(socketPath: string, shost = '127.0.0.1', sport = 22): Promise<Channel> {
-    return this.#run('libssh2_channel_direct_streamlocal_ex', async () => {
+    return this.#op('libssh2_channel_direct_streamlocal_ex', () => {
       checkString(socketPath, 'socketPath');
       checkString(shost, 'shost');
       checkInt(sport, 'sport', 0, 65535);
-      return new Channel(this, await this.native.directStreamlocal(socketPath, shost, sport));
-    });
+      return this.native.directStreamlocal(socketPath, shost, sport);
+    }, (n) => new Channel(this, n));
   }
 
   /**
@@ -458,12 +551,12 @@ export class Session {
    * one, see `listener.boundPort`) and forwards connections to `listener.forwardAccept()`.
    */
   forwardListen(port: number, host?: string, queueMaxsize = 16): Promise<Listener> {
-    return this.#run('libssh2_channel_forward_listen_ex', async () => {
+    return this.#op('libssh2_channel_forward_listen_ex', () => {
       checkInt(port, 'port', 0, 65535);
       checkOptString(host, 'host');
       checkInt(queueMaxsize, 'queueMaxsize', 1, 0x7fffffff);
-      return new Listener(this, await this.native.forwardListen(port, host, queueMaxsize));
-    });
+      return this.native.forwardListen(port, host, queueMaxsize);
+    }, (n) => new Listener(this, n));
   }
 
   /**
@@ -523,7 +616,7 @@ export class Session {
 
   /** `libssh2_sftp_init()`: an SFTP session on a new channel. */
   sftpInit(): Promise<Sftp> {
-    return this.#run('libssh2_sftp_init', async () => new Sftp(this, await this.native.sftpInit()));
+    return this.#op('libssh2_sftp_init', () => this.native.sftpInit(), (n) => new Sftp(this, n));
   }
 
   /**
@@ -531,11 +624,10 @@ export class Session {
    * that many, then free the channel) and the file's size, mode and times.
    */
   scpRecv2(path: string): Promise<{ channel: Channel; stat: ScpStat }> {
-    return this.#run('libssh2_scp_recv2', async () => {
+    return this.#op('libssh2_scp_recv2', () => {
       checkString(path, 'path');
-      const r = await this.native.scpRecv2(path);
-      return { channel: new Channel(this, r.channel), stat: r.stat };
-    });
+      return this.native.scpRecv2(path);
+    }, (r) => ({ channel: new Channel(this, r.channel), stat: r.stat }));
   }
 
   /**
@@ -544,20 +636,20 @@ export class Session {
    * then `sendEof()`, `waitEof()`, `close()`.
    */
   scpSend64(path: string, mode: number, size: number, mtime?: number, atime?: number): Promise<Channel> {
-    return this.#run('libssh2_scp_send64', async () => {
+    return this.#op('libssh2_scp_send64', () => {
       checkString(path, 'path');
       checkInt(mode, 'mode', 0, 0o7777);
       checkInt(size, 'size', 0, Number.MAX_SAFE_INTEGER);
       if (mtime !== undefined) checkInt(mtime, 'mtime', 0, Number.MAX_SAFE_INTEGER);
       if (atime !== undefined) checkInt(atime, 'atime', 0, Number.MAX_SAFE_INTEGER);
-      return new Channel(this, await this.native.scpSend64(path, mode, size, mtime, atime));
-    });
+      return this.native.scpSend64(path, mode, size, mtime, atime);
+    }, (n) => new Channel(this, n));
   }
 
   /** `libssh2_userauth_hostbased_fromfile_ex()`: `localUser` defaults to `username`. */
   userauthHostbasedFromfile(username: string, privkeyPath: string, hostname: string, passphrase?: string,
     pubkeyPath?: string, localUser?: string): Promise<void> {
-    return this.#run('libssh2_userauth_hostbased_fromfile_ex', () => {
+    return this.#op('libssh2_userauth_hostbased_fromfile_ex', () => {
       checkString(username, 'username');
       checkString(privkeyPath, 'privkeyPath');
       checkString(hostname, 'hostname');
@@ -569,3 +661,25 @@ export class Session {
   }
 }
 
+/** The `…Nb()` twins of every async one-to-one method whose C function can return EAGAIN. */
+export const SESSION_NB_METHODS = [
+  'handshake',
+  'disconnect',
+  'free',
+  'keepaliveSend',
+  'userauthList',
+  'userauthPassword',
+  'userauthPublickeyFromfile',
+  'userauthPublickeyFrommemory',
+  'userauthPublickey',
+  'userauthKeyboardInteractive',
+  'userauthHostbasedFromfile',
+  'openSession',
+  'directTcpip',
+  'directStreamlocal',
+  'forwardListen',
+  'sftpInit',
+  'scpRecv2',
+  'scpSend64',
+] as const;
+installNb(Session, SESSION_NB_METHODS, (s) => s);

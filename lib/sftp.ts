@@ -15,7 +15,8 @@ import {
 import * as transfer from './transfer';
 import type { TransferOptions, ListEntry, ReadStreamOptions, WriteStreamOptions } from './transfer';
 import type { Readable, Writable } from 'stream';
-import { badUse, checkInt, checkString, nonBlockingMisuse } from './check';
+import { badUse, checkInt, checkString } from './check';
+import { fail, inNbCall, installNb, runOp, type Nb } from './nb';
 
 const MAX_IO = 1 << 30;
 
@@ -93,20 +94,50 @@ export class Sftp {
   /** The session this SFTP object belongs to. */
   readonly session: Session;
 
+  // ---- non-blocking twins (lib/nb.ts): one attempt, the value or LIBSSH2_ERROR_EAGAIN ----------
+
+  /** Non-blocking {@link Sftp.open}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare openNb: Nb<Sftp['open']>;
+  /** Non-blocking {@link Sftp.opendir}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare opendirNb: Nb<Sftp['opendir']>;
+  /** Non-blocking {@link Sftp.stat}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare statNb: Nb<Sftp['stat']>;
+  /** Non-blocking {@link Sftp.lstat}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare lstatNb: Nb<Sftp['lstat']>;
+  /** Non-blocking {@link Sftp.setstat}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare setstatNb: Nb<Sftp['setstat']>;
+  /** Non-blocking {@link Sftp.statvfs}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare statvfsNb: Nb<Sftp['statvfs']>;
+  /** Non-blocking {@link Sftp.mkdir}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare mkdirNb: Nb<Sftp['mkdir']>;
+  /** Non-blocking {@link Sftp.rmdir}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare rmdirNb: Nb<Sftp['rmdir']>;
+  /** Non-blocking {@link Sftp.unlink}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare unlinkNb: Nb<Sftp['unlink']>;
+  /** Non-blocking {@link Sftp.rename}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare renameNb: Nb<Sftp['rename']>;
+  /** Non-blocking {@link Sftp.posixRename}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare posixRenameNb: Nb<Sftp['posixRename']>;
+  /** Non-blocking {@link Sftp.symlink}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare symlinkNb: Nb<Sftp['symlink']>;
+  /** Non-blocking {@link Sftp.readlink}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare readlinkNb: Nb<Sftp['readlink']>;
+  /** Non-blocking {@link Sftp.realpath}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare realpathNb: Nb<Sftp['realpath']>;
+  /** Non-blocking {@link Sftp.shutdown}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare shutdownNb: Nb<Sftp['shutdown']>;
+
   /** @internal SFTP objects come from `session.sftpInit()`. */
   constructor(session: Session, native: NativeSftp) {
     this.session = session;
     this.native = native;
   }
 
-  #run<T>(fn: string, body: () => Promise<T>): Promise<T> {
-    try {
+  /** A one-to-one op: async, or one attempt inside its `…Nb()` twin (lib/nb.ts). */
+  #run<N, R = N>(fn: string, body: () => Promise<N>, map?: (value: N) => R): Promise<R> {
+    return runOp(this.session, fn, () => {
       if (this.native.isFreed()) throw badUse('the SFTP session has been shut down', fn);
-      if (!this.session.getBlocking()) throw nonBlockingMisuse(fn);
-      return body();
-    } catch (e) {
-      return Promise.reject(e);
-    }
+    }, body, map);
   }
 
   #handle(native: NativeSftpHandle): SftpHandle {
@@ -115,36 +146,36 @@ export class Sftp {
 
   /** `libssh2_sftp_open_ex()` of a file: `flags` are `LIBSSH2_FXF_*`, `mode` the permissions. */
   open(path: string, flags: number, mode = 0o644): Promise<SftpHandle> {
-    return this.#run('libssh2_sftp_open_ex', async () => {
+    return this.#run('libssh2_sftp_open_ex', () => {
       checkString(path, 'path');
       checkInt(flags, 'flags', 0, 0xffffffff);
       checkInt(mode, 'mode', 0, 0o7777);
-      return this.#handle(await this.native.open(path, flags, mode, LIBSSH2_SFTP_OPENFILE));
-    });
+      return this.native.open(path, flags, mode, LIBSSH2_SFTP_OPENFILE);
+    }, (n) => this.#handle(n));
   }
 
   /** `libssh2_sftp_opendir()`. The handle is an async iterable of `[name, attrs, longentry]`. */
   opendir(path: string): Promise<SftpHandle> {
-    return this.#run('libssh2_sftp_open_ex', async () => {
+    return this.#run('libssh2_sftp_open_ex', () => {
       checkString(path, 'path');
-      return this.#handle(await this.native.open(path, 0, 0, LIBSSH2_SFTP_OPENDIR));
-    });
+      return this.native.open(path, 0, 0, LIBSSH2_SFTP_OPENDIR);
+    }, (n) => this.#handle(n));
   }
 
   /** `libssh2_sftp_stat()`: follows symbolic links. */
   stat(path: string): Promise<SftpAttributes> {
-    return this.#run('libssh2_sftp_stat_ex', async () => {
+    return this.#run('libssh2_sftp_stat_ex', () => {
       checkString(path, 'path');
-      return new SftpAttributes(await this.native.stat(path, LIBSSH2_SFTP_STAT));
-    });
+      return this.native.stat(path, LIBSSH2_SFTP_STAT);
+    }, (a) => new SftpAttributes(a));
   }
 
   /** `libssh2_sftp_lstat()`. */
   lstat(path: string): Promise<SftpAttributes> {
-    return this.#run('libssh2_sftp_stat_ex', async () => {
+    return this.#run('libssh2_sftp_stat_ex', () => {
       checkString(path, 'path');
-      return new SftpAttributes(await this.native.stat(path, LIBSSH2_SFTP_LSTAT));
-    });
+      return this.native.stat(path, LIBSSH2_SFTP_LSTAT);
+    }, (a) => new SftpAttributes(a));
   }
 
   /** `libssh2_sftp_setstat()`: sets the fields present (`flags` computed unless given). */
@@ -168,12 +199,19 @@ export class Sftp {
    * creates missing parents and accepts an existing directory.
    */
   mkdir(path: string, mode?: number | { recursive?: boolean; mode?: number }): Promise<void> {
+    const opts = typeof mode === 'object' && mode !== null ? mode : { mode };
+    const m = opts.mode ?? 0o755;
+    if (!opts.recursive) {
+      return this.#run('libssh2_sftp_mkdir_ex', () => {
+        checkString(path, 'path');
+        checkInt(m, 'mode', 0, 0o7777);
+        return this.native.mkdir(path, m);
+      });
+    }
+    if (inNbCall()) return fail(badUse('mkdir(path, { recursive }) has no …Nb() form', 'libssh2_sftp_mkdir_ex'));
     return this.#run('libssh2_sftp_mkdir_ex', async () => {
       checkString(path, 'path');
-      const opts = typeof mode === 'object' && mode !== null ? mode : { mode };
-      const m = opts.mode ?? 0o755;
       checkInt(m, 'mode', 0, 0o7777);
-      if (!opts.recursive) return this.native.mkdir(path, m);
       const parts = path.split('/');
       for (let i = 1; i <= parts.length; i++) {
         const dir = parts.slice(0, i).join('/');
@@ -190,9 +228,16 @@ export class Sftp {
 
   /** `libssh2_sftp_rmdir_ex(path)`; `{ recursive: true }` removes the contents first. */
   rmdir(path: string, opts?: { recursive?: boolean }): Promise<void> {
+    if (!opts?.recursive) {
+      return this.#run('libssh2_sftp_rmdir_ex', () => {
+        checkString(path, 'path');
+        return this.native.rmdir(path);
+      });
+    }
+    if (inNbCall()) return fail(badUse('rmdir(path, { recursive }) has no …Nb() form', 'libssh2_sftp_rmdir_ex'));
     return this.#run('libssh2_sftp_rmdir_ex', async () => {
       checkString(path, 'path');
-      if (opts?.recursive) {
+      {
         const dir = await this.opendir(path);
         const entries: [string, SftpAttributes][] = [];
         try {
@@ -244,27 +289,27 @@ export class Sftp {
 
   /** `libssh2_sftp_symlink(orig, linkpath)`: creates `linkpath` pointing at `orig`. */
   symlink(orig: string, linkpath: string): Promise<void> {
-    return this.#run('libssh2_sftp_symlink_ex', async () => {
+    return this.#run('libssh2_sftp_symlink_ex', () => {
       checkString(orig, 'orig');
       checkString(linkpath, 'linkpath');
-      await this.native.symlink(orig, linkpath, LIBSSH2_SFTP_SYMLINK);
-    });
+      return this.native.symlink(orig, linkpath, LIBSSH2_SFTP_SYMLINK);
+    }, () => undefined);
   }
 
   /** `libssh2_sftp_readlink()`. */
   readlink(path: string): Promise<string> {
-    return this.#run('libssh2_sftp_symlink_ex', async () => {
+    return this.#run('libssh2_sftp_symlink_ex', () => {
       checkString(path, 'path');
-      return (await this.native.symlink(path, undefined, LIBSSH2_SFTP_READLINK)) as string;
-    });
+      return this.native.symlink(path, undefined, LIBSSH2_SFTP_READLINK);
+    }, (target) => target as string);
   }
 
   /** `libssh2_sftp_realpath()`. */
   realpath(path: string): Promise<string> {
-    return this.#run('libssh2_sftp_symlink_ex', async () => {
+    return this.#run('libssh2_sftp_symlink_ex', () => {
       checkString(path, 'path');
-      return (await this.native.symlink(path, undefined, LIBSSH2_SFTP_REALPATH)) as string;
-    });
+      return this.native.symlink(path, undefined, LIBSSH2_SFTP_REALPATH);
+    }, (target) => target as string);
   }
 
   /** `libssh2_sftp_last_error()`: the status of the last failed request (`LIBSSH2_FX_*`). */
@@ -330,7 +375,7 @@ export class Sftp {
 
   /** `libssh2_sftp_shutdown()`: closes open handles, then the SFTP channel. Idempotent. */
   shutdown(): Promise<void> {
-    return this.native.shutdown();
+    return runOp(this.session, 'libssh2_sftp_shutdown', () => undefined, () => this.native.shutdown(), undefined, true);
   }
 
   /** `await using sftp = await session.sftpInit()`: shutdown on scope exit. */
@@ -349,20 +394,38 @@ export class SftpHandle {
   /** The SFTP object this handle belongs to. */
   readonly sftp: Sftp;
 
+  // ---- non-blocking twins (lib/nb.ts): one attempt, the value or LIBSSH2_ERROR_EAGAIN ----------
+
+  /** Non-blocking {@link SftpHandle.read}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare readNb: Nb<SftpHandle['read']>;
+  /** Non-blocking {@link SftpHandle.readInto}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare readIntoNb: Nb<SftpHandle['readInto']>;
+  /** Non-blocking {@link SftpHandle.write}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare writeNb: Nb<SftpHandle['write']>;
+  /** Non-blocking {@link SftpHandle.readdir}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare readdirNb: Nb<SftpHandle['readdir']>;
+  /** Non-blocking {@link SftpHandle.fstat}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare fstatNb: Nb<SftpHandle['fstat']>;
+  /** Non-blocking {@link SftpHandle.fsetstat}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare fsetstatNb: Nb<SftpHandle['fsetstat']>;
+  /** Non-blocking {@link SftpHandle.fstatvfs}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare fstatvfsNb: Nb<SftpHandle['fstatvfs']>;
+  /** Non-blocking {@link SftpHandle.fsync}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare fsyncNb: Nb<SftpHandle['fsync']>;
+  /** Non-blocking {@link SftpHandle.close}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare closeNb: Nb<SftpHandle['close']>;
+
   /** @internal Handles come from `sftp.open()`/`opendir()`. */
   constructor(sftp: Sftp, native: NativeSftpHandle) {
     this.sftp = sftp;
     this.native = native;
   }
 
-  #run<T>(fn: string, body: () => Promise<T>): Promise<T> {
-    try {
+  /** A one-to-one op: async, or one attempt inside its `…Nb()` twin (lib/nb.ts). */
+  #run<N, R = N>(fn: string, body: () => Promise<N>, map?: (value: N) => R): Promise<R> {
+    return runOp(this.sftp.session, fn, () => {
       if (this.native.isFreed()) throw badUse('the SFTP handle has been closed', fn);
-      if (!this.sftp.session.getBlocking()) throw nonBlockingMisuse(fn);
-      return body();
-    } catch (e) {
-      return Promise.reject(e);
-    }
+    }, body, map);
   }
 
   /**
@@ -394,10 +457,8 @@ export class SftpHandle {
 
   /** `libssh2_sftp_readdir_ex()`: the next entry, or null at the end of the directory. */
   readdir(): Promise<SftpDirEntry | null> {
-    return this.#run('libssh2_sftp_readdir_ex', async () => {
-      const e = await this.native.readdir();
-      return e && [e[0], new SftpAttributes(e[1]), e[2]];
-    });
+    return this.#run('libssh2_sftp_readdir_ex', () => this.native.readdir(),
+      (e): SftpDirEntry | null => e && [e[0], new SftpAttributes(e[1]), e[2]]);
   }
 
   /** Iterates the entries of a directory handle. */
@@ -407,7 +468,7 @@ export class SftpHandle {
 
   /** `libssh2_sftp_fstat()`. */
   fstat(): Promise<SftpAttributes> {
-    return this.#run('libssh2_sftp_fstat_ex', async () => new SftpAttributes(await this.native.fstat()));
+    return this.#run('libssh2_sftp_fstat_ex', () => this.native.fstat(), (a) => new SftpAttributes(a));
   }
 
   /** `libssh2_sftp_fsetstat()`. */
@@ -446,7 +507,7 @@ export class SftpHandle {
 
   /** `libssh2_sftp_close_handle()`. Idempotent. */
   close(): Promise<void> {
-    return this.native.close();
+    return runOp(this.sftp.session, 'libssh2_sftp_close_handle', () => undefined, () => this.native.close(), undefined, true);
   }
 
   /** `await using h = await sftp.open(...)`: close on scope exit. */
@@ -454,3 +515,37 @@ export class SftpHandle {
     await this.close();
   }
 }
+
+/** The `…Nb()` twins of every async one-to-one method whose C function can return EAGAIN. */
+export const SFTP_NB_METHODS = [
+  'open',
+  'opendir',
+  'stat',
+  'lstat',
+  'setstat',
+  'statvfs',
+  'mkdir',
+  'rmdir',
+  'unlink',
+  'rename',
+  'posixRename',
+  'symlink',
+  'readlink',
+  'realpath',
+  'shutdown',
+] as const;
+installNb(Sftp, SFTP_NB_METHODS, (s) => s.session);
+
+/** The `…Nb()` twins of the handle methods. */
+export const SFTP_HANDLE_NB_METHODS = [
+  'read',
+  'readInto',
+  'write',
+  'readdir',
+  'fstat',
+  'fsetstat',
+  'fstatvfs',
+  'fsync',
+  'close',
+] as const;
+installNb(SftpHandle, SFTP_HANDLE_NB_METHODS, (h) => h.sftp.session);
