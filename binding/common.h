@@ -7,6 +7,9 @@
 #include <libssh2_publickey.h>
 #include <libssh2_sftp.h>
 
+// deps/patches/session-send-pending.patch: 1 while a transport packet is half sent.
+extern "C" int libssh2_session_send_pending(LIBSSH2_SESSION* session);
+
 namespace node_libssh2 {
 
 // Per-napi_env state (the addon is context-aware: one per main thread and per Worker).

@@ -1,5 +1,6 @@
 #include "scheduler.h"
 
+#include <openssl/err.h>
 #include <poll.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -55,23 +56,34 @@ namespace {
 // Runs one Step() and records what the main thread needs afterwards. Any thread.
 void RunStep(Op* op, LIBSSH2_SESSION* session, int* rc, std::string* message, bool* want_write,
              bool* blocked_out) {
+  bool pending_before = libssh2_session_send_pending(session) != 0;
+  bool was_owner = *blocked_out;
   *rc = op->Step(session);
+  // libssh2 may leave errors on this thread's OpenSSL error queue (a failed decode while
+  // loading a key, ...). Node's own crypto on the main thread would then fail spuriously
+  // ("DECODER routines::unsupported" from crypto.createPrivateKey): clear them.
+  ERR_clear_error();
   if (*rc == LIBSSH2_ERROR_EAGAIN && op->PollEvents() >= 0) {
     *blocked_out = false;
     *want_write = (op->PollEvents() & UV_WRITABLE) != 0;
   } else if (*rc == LIBSSH2_ERROR_EAGAIN) {
+    // The op owns a half-sent packet when it started it, or owned it and it is still not out;
+    // an op that found another's packet pending got "Address is different" (PITFALLS 1). The
+    // block directions cannot tell (they are assigned, or left unset, on some paths: 12, 13).
+    bool pending = libssh2_session_send_pending(session) != 0;
+    *blocked_out = pending && (!pending_before || was_owner);
     int bd = libssh2_session_block_directions(session);
-    // bd == 0 after EAGAIN happens on the "address is different" path (another op holds the
-    // half-sent packet): poll both directions (PITFALLS 12), but this op does not own it.
-    *blocked_out = (bd & LIBSSH2_SESSION_BLOCK_OUTBOUND) != 0;
-    *want_write = bd == 0 || *blocked_out;
+    *want_write = bd == 0 || (bd & LIBSSH2_SESSION_BLOCK_OUTBOUND) != 0 || pending;
   } else if (*rc < 0) {
+    *blocked_out = false;
     char* msg = nullptr;
     int len = 0;
     if (libssh2_session_last_errno(session) == *rc) {
       libssh2_session_last_error(session, &msg, &len, 0);
       if (msg != nullptr) message->assign(msg, static_cast<size_t>(len));
     }
+  } else {
+    *blocked_out = false;
   }
 }
 
@@ -382,6 +394,10 @@ void Scheduler::UpdatePoll() {
     // Every op that has stepped and is still queued waits on the socket (unless on JS).
     for (Op* op : queue_) {
       if (!op->started_ || op->waiting_js_ || !op->Ready()) continue;
+      if (op->PollEvents() >= 0) {  // waitSocket(): its own directions (none: a JS wake)
+        events |= op->PollEvents();
+        continue;
+      }
       events |= UV_READABLE;
       if (op->want_write_) events |= UV_WRITABLE;
     }
@@ -495,6 +511,12 @@ class WaitOp : public Op {
   int Step(LIBSSH2_SESSION*) override {
     if (expired_) return 0;
     if (woken_) return 1;
+    // Never ready within the call: the answer comes from the event loop (uv_poll), so a JS loop
+    // of `…Nb()` + `await waitSocket()` lets other I/O run (a Duplex transport's pump, ...).
+    if (!armed_) {
+      armed_ = true;
+      return LIBSSH2_ERROR_EAGAIN;
+    }
     struct pollfd p = {fd_, static_cast<short>(((events_ & UV_READABLE) ? POLLIN : 0) | ((events_ & UV_WRITABLE) ? POLLOUT : 0)), 0};
     return ::poll(&p, 1, 0) > 0 ? 1 : LIBSSH2_ERROR_EAGAIN;
   }
@@ -511,6 +533,7 @@ class WaitOp : public Op {
   int events_;
   bool expired_ = false;
   bool woken_ = false;
+  bool armed_ = false;
 };
 
 // Whether two ops use one libssh2 state machine: a shared gate, or (ungated) the same call on
@@ -557,6 +580,9 @@ Napi::Value Scheduler::WaitSocket(uint32_t timeout_ms) {
   }
   // select(2) on libssh2's block directions, as the C examples' waitsocket(); bd 0 (unknown)
   // waits for either (PITFALLS 12), and a half-sent packet always waits for writability.
+  // A pending Nb call that waits for JS (a sign callback's Promise) is woken by JS, not the socket.
+  bool js = false;
+  for (const auto& r : nb_) js = js || r->op->waiting_js();
   int bd = libssh2_session_block_directions(session_);
   int events = 0;
   if (bd & LIBSSH2_SESSION_BLOCK_INBOUND) events |= UV_READABLE;
@@ -565,7 +591,7 @@ Napi::Value Scheduler::WaitSocket(uint32_t timeout_ms) {
   for (const auto& r : nb_) {
     if (r->blocked_out && !r->done) events |= UV_WRITABLE;
   }
-  if (events == 0) events = UV_READABLE | UV_WRITABLE;
+  if (events == 0 && !js) events = UV_READABLE | UV_WRITABLE;
   waiters_seen_ = owner_->Received();
   return Enqueue(std::make_unique<WaitOp>(fd_, events), timeout_ms);
 }
@@ -694,6 +720,8 @@ Napi::Value Scheduler::RunNb(std::unique_ptr<Op> owned) {
     return out;
   };
   // A half-sent packet of another pending call goes out first (PITFALLS 1): drive that call.
+  // This call then runs either way, as in C: it may read (libssh2 drains incoming packets
+  // first), and if it must send while the packet is still out it gets EAGAIN and is repeated.
   for (const auto& r : nb_) {
     NbRecord* other = r.get();
     if (other == rec || !other->blocked_out || other->done) continue;
@@ -701,10 +729,6 @@ Napi::Value Scheduler::RunNb(std::unique_ptr<Op> owned) {
             &other->op->blocked_out_);
     if (other->op->rc_ == LIBSSH2_ERROR_EAGAIN) {
       other->blocked_out = other->op->blocked_out_;
-      if (other->blocked_out) {
-        if (fresh) DropNb(rec);  // not started: nothing to repeat
-        return finish(eagain);
-      }
     } else {
       other->done = true;  // its result waits for its repeat call
       other->blocked_out = false;

@@ -607,7 +607,7 @@ Napi::Value Session::NbCall(const Napi::CallbackInfo& info) {
 // waitSocket(timeoutMs): works in both modes, and on a closed session rejects with its error.
 Napi::Value Session::WaitSocket(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (session_ == nullptr || freeing_ || scheduler_ == nullptr) {
+  if (session_ == nullptr || scheduler_ == nullptr) {  // a freeNb() that returned EAGAIN may wait
     auto d = Napi::Promise::Deferred::New(env);
     d.Reject(MakeBadUse(env, "the session has been freed", "waitSocket"));
     return d.Promise();
@@ -795,6 +795,9 @@ Napi::Value Session::Free(const Napi::CallbackInfo& info) {
     return DoneIn(env, scheduler_, env.Undefined());  // idempotent
   }
   freeing_ = true;
+  // The end of the connection: from now on I/O is pretended (PITFALLS 29), so a half-sent
+  // packet another call holds "goes out" at once instead of blocking libssh2_session_free.
+  set_dead();
   // Pending ops cannot finish once the session is gone.
   scheduler_->RejectAll(MakeBadUse(env, "the session was freed", "libssh2_session_free"));
   auto step = [this](LIBSSH2_SESSION* s) {

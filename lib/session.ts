@@ -409,7 +409,7 @@ export class Session {
         throw e;
       }
       if (result === LIBSSH2_ERROR_EAGAIN) this.#freed = false; // freeNb(): repeat it
-      else if (typeof result === 'number') cleanup();
+      else if (!(result instanceof Promise)) cleanup();
       else return result.finally(cleanup);
       return result as unknown as Promise<void>;
     }, undefined, true);
