@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * Benchmarks: node bench/run.js [--quick] [--iterations N] [--rounds R] [--warmup W] [W1 W2 W4 W5 W6 W1-auth ...]
+ * Benchmarks: node bench/run.js [--quick] [--iterations N] [--rounds R] [--warmup W] [W1 W2 W4 W5 W6 W7 W1-auth ...]
  *
  * Builds what is missing (the addon only when absent, so a concurrent build is not disturbed;
- * the C clients with bench/build-c.js), then runs the workloads (default: W1, W2, W4, W5, W6;
+ * the C clients with bench/build-c.js), then runs the workloads (default: W1, W2, W4, W5, W6, W7;
  * W1-auth only when named) through bench/harness.ts, loaded with the TypeScript require hook of
  * scripts/register-ts.js. Counts: each workload's defaults, or its --quick counts (1 round);
  * --iterations (per peer, over all rounds) and --rounds override both.
@@ -15,7 +15,7 @@ const { spawnSync } = require('child_process');
 
 const root = path.join(__dirname, '..');
 const BUILD_TIMEOUT_MS = 30 * 60_000;
-const USAGE = 'usage: node bench/run.js [--quick] [--iterations N] [--rounds R] [--warmup W] [W1 W2 W4 W5 W6 W1-auth ...]';
+const USAGE = 'usage: node bench/run.js [--quick] [--iterations N] [--rounds R] [--warmup W] [W1 W2 W4 W5 W6 W7 W1-auth ...]';
 
 function usage(message) {
   console.error(`${message}\n${USAGE}`);
@@ -57,8 +57,9 @@ const { main } = require('./harness.ts');
 const { w1, w1auth } = require('./w1.ts');
 const { w2 } = require('./w2.ts');
 const { w4, w5, w6 } = require('./sftp.ts');
-const WORKLOADS = { W1: w1, W2: w2, W4: w4, W5: w5, W6: w6, 'W1-AUTH': w1auth };
-const DEFAULT = ['W1', 'W2', 'W4', 'W5', 'W6'];
+const { w7 } = require('./w7.ts');
+const WORKLOADS = { W1: w1, W2: w2, W4: w4, W5: w5, W6: w6, W7: w7, 'W1-AUTH': w1auth };
+const DEFAULT = ['W1', 'W2', 'W4', 'W5', 'W6', 'W7'];
 
 const selected = ids.length > 0 ? ids : DEFAULT;
 for (const id of selected) if (!WORKLOADS[id]) usage(`unknown workload ${id} (known: ${Object.keys(WORKLOADS).join(', ')})`);

@@ -50,6 +50,8 @@ declare module 'ssh2' {
     connect(config: ConnectConfig): this;
     exec(command: string, callback: (err: Error | undefined, stream: ClientChannel) => void): boolean;
     sftp(callback: (err: Error | undefined, sftp: SFTPWrapper) => void): this;
+    forwardOut(srcIP: string, srcPort: number, dstIP: string, dstPort: number,
+      callback: (err: Error | undefined, stream: ClientChannel) => void): boolean;
     setNoDelay(noDelay?: boolean): this;
     end(): this;
     destroy(): this;

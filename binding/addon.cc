@@ -9,6 +9,7 @@
 #include "channel.h"
 #include "knownhost.h"
 #include "listener.h"
+#include "publickey.h"
 #include "session.h"
 #include "sftp.h"
 #include "sftp_handle.h"
@@ -114,6 +115,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   child("Listener", Listener::Init(env), &data->listenerCtor);
   child("KnownHosts", KnownHosts::Init(env), &data->knownHostsCtor);
   child("Agent", Agent::Init(env), &data->agentCtor);
+  child("PublicKeySubsystem", PublicKey::Init(env), &data->publickeyCtor);
   InitTransport(env, exports);
   return exports;
 }

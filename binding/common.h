@@ -25,6 +25,7 @@ struct AddonData {
   Napi::FunctionReference listenerCtor;
   Napi::FunctionReference knownHostsCtor;
   Napi::FunctionReference agentCtor;
+  Napi::FunctionReference publickeyCtor;
 };
 
 AddonData* GetAddonData(Napi::Env env);

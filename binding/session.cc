@@ -13,6 +13,7 @@
 #include "channel.h"
 #include "knownhost.h"
 #include "listener.h"
+#include "publickey.h"
 #include "sftp.h"
 #include "errors.h"
 #include "jscall.h"
@@ -271,6 +272,7 @@ Napi::Function Session::Init(Napi::Env env) {
       InstanceMethod<&Session::SetBlocking>("setBlocking"),
       InstanceMethod<&Session::NbCall>("nbCall"),
       InstanceMethod<&Session::WaitSocket>("waitSocket"),
+      InstanceMethod<&Session::SetChannelHandler>("setChannelHandler"),
       InstanceMethod<&Session::Handshake>("handshake"),
       InstanceMethod<&Session::Disconnect>("disconnect"),
       InstanceMethod<&Session::Free>("free"),
@@ -291,6 +293,7 @@ Napi::Function Session::Init(Napi::Env env) {
       InstanceMethod<&Session::ForwardListen>("forwardListen"),
       InstanceMethod<&Session::KnownhostInit>("knownhostInit"),
       InstanceMethod<&Session::AgentInit>("agentInit"),
+      InstanceMethod<&Session::PublickeyInit>("publickeyInit"),
   });
 }
 
@@ -321,6 +324,7 @@ Session::~Session() {
   for (Listener* l : listeners_) l->DetachSession();
   for (KnownHosts* k : knownhosts_) k->DetachSession();
   for (Agent* a : agents_) a->DetachSession();
+  for (PublicKey* p : publickeys_) p->DetachSession();
 }
 
 void Session::CleanupHook(void* arg) {
@@ -340,6 +344,7 @@ void Session::InvalidateChildren() {
   for (KnownHosts* k : knownhosts_) k->FreeNow();  // session allocator: before session_free
   for (Agent* a : agents_) a->FreeNow();
   for (Sftp* s : sftps_) s->TeardownNow();
+  for (PublicKey* p : publickeys_) p->TeardownNow();  // frees its channel
   for (Channel* c : channels_) c->Invalidate();
   for (Listener* l : listeners_) l->Invalidate();  // libssh2_session_free cancels listeners
 }
@@ -424,7 +429,46 @@ void Session::TraceHandler(LIBSSH2_SESSION*, void* context, const char* data, si
   if (self->trace_lines_.size() < 10000) self->trace_lines_.emplace_back(data, length);
 }
 
+void Session::AuthAgentCallback(LIBSSH2_SESSION*, LIBSSH2_CHANNEL* channel, void** abstract) {
+  auto* self = static_cast<Session*>(*abstract);
+  std::lock_guard<std::mutex> lock(self->incoming_mutex_);
+  self->incoming_.push_back({channel, false, std::string(), 0});
+}
+
+void Session::X11Callback(LIBSSH2_SESSION*, LIBSSH2_CHANNEL* channel, char* shost, int sport, void** abstract) {
+  auto* self = static_cast<Session*>(*abstract);
+  std::lock_guard<std::mutex> lock(self->incoming_mutex_);
+  self->incoming_.push_back({channel, true, shost != nullptr ? std::string(shost) : std::string(), sport});
+}
+
+void Session::DeliverIncomingChannels() {
+  std::vector<IncomingChannel> incoming;
+  {
+    std::lock_guard<std::mutex> lock(incoming_mutex_);
+    incoming.swap(incoming_);
+  }
+  Napi::Env env = env_;
+  for (const IncomingChannel& in : incoming) {
+    Napi::FunctionReference& handler = in.x11 ? x11_channel_handler_ : agent_channel_handler_;
+    if (handler.IsEmpty() || session_ == nullptr) {
+      // The handler was removed meanwhile: nobody serves it.
+      LIBSSH2_CHANNEL* raw = in.channel;
+      FreeOrphan(raw, nullptr, 2, nullptr, "libssh2_channel_free", [raw] { return libssh2_channel_free(raw); });
+      continue;
+    }
+    Napi::Value channel = Channel::NewInstance(env, this, in.channel);
+    if (in.x11) {
+      handler.Call({channel, Napi::String::New(env, in.shost), Napi::Number::New(env, in.sport)});
+    } else {
+      handler.Call({channel});
+    }
+    // A throwing handler loses the channel (garbage collection frees it).
+    if (env.IsExceptionPending()) env.GetAndClearPendingException();
+  }
+}
+
 void Session::AfterSteps() {
+  DeliverIncomingChannels();
   std::vector<std::string> lines;
   {
     std::lock_guard<std::mutex> lock(trace_mutex_);
@@ -649,6 +693,30 @@ Napi::Value Session::Trace(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   libssh2_trace(session_, static_cast<int>(bitmask));
+  return env.Undefined();
+}
+
+// setChannelHandler(kind, fn | undefined): kind 0 = auth-agent@openssh.com, 1 = x11. Sets
+// libssh2's LIBSSH2_CALLBACK_AUTHAGENT / LIBSSH2_CALLBACK_X11 (without one libssh2 refuses the
+// channel with OPEN_FAILURE).
+Napi::Value Session::SetChannelHandler(const Napi::CallbackInfo& info) {
+  SESSION_GUARD("libssh2_session_callback_set2");
+  int64_t kind;
+  if (!ArgInt(info, 0, &kind, "kind")) return env.Undefined();
+  bool x11 = kind == 1;
+  Napi::FunctionReference& handler = x11 ? x11_channel_handler_ : agent_channel_handler_;
+  int type = x11 ? LIBSSH2_CALLBACK_X11 : LIBSSH2_CALLBACK_AUTHAGENT;
+  libssh2_cb_generic* cb = nullptr;
+  if (info[1].IsFunction()) {
+    handler = Napi::Persistent(info[1].As<Napi::Function>());
+    cb = x11 ? reinterpret_cast<libssh2_cb_generic*>(&X11Callback) : reinterpret_cast<libssh2_cb_generic*>(&AuthAgentCallback);
+  } else if (info[1].IsUndefined() || info[1].IsNull()) {
+    handler.Reset();
+  } else {
+    Napi::TypeError::New(env, "handler must be a function").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  libssh2_session_callback_set2(session_, type, cb);
   return env.Undefined();
 }
 
@@ -1124,6 +1192,23 @@ Napi::Value Session::ForwardListen(const Napi::CallbackInfo& info) {
         return rc == 0 ? LIBSSH2_ERROR_REQUEST_DENIED : rc;
       },
       [this, out](Napi::Env env, int) { return Listener::NewInstance(env, this, out->listener, out->bound); });
+  return scheduler_->Enqueue(std::move(op), timeout_ms_);
+}
+
+// publickey_init opens a channel and starts the "publickey" subsystem (session-wide open and
+// init state: session gate; the subsystem request's reply: setup gate), like sftp_init.
+Napi::Value Session::PublickeyInit(const Napi::CallbackInfo& info) {
+  ASYNC_GUARD("libssh2_publickey_init");
+  auto opened = std::make_shared<LIBSSH2_PUBLICKEY*>(nullptr);
+  auto op = MakeOp("libssh2_publickey_init", session_gate(), 0,
+      [opened](LIBSSH2_SESSION* s) {
+        *opened = libssh2_publickey_init(s);
+        if (*opened != nullptr) return 0;
+        int rc = libssh2_session_last_errno(s);
+        return rc == 0 ? LIBSSH2_ERROR_PUBLICKEY_PROTOCOL : rc;
+      },
+      [this, opened](Napi::Env env, int) { return PublicKey::NewInstance(env, this, *opened); });
+  op->set_gate2(setup_gate());
   return scheduler_->Enqueue(std::move(op), timeout_ms_);
 }
 

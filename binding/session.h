@@ -20,6 +20,7 @@ class Sftp;
 class Listener;
 class KnownHosts;
 class Agent;
+class PublicKey;
 
 // libssh2_channel_free waits for the peer's CLOSE, which sshd sends only once the command
 // ended: past this limit the free is dropped and the channel stays in libssh2's list until the
@@ -53,6 +54,8 @@ class Session : public Napi::ObjectWrap<Session>, public SchedulerOwner {
   void RemoveKnownHosts(KnownHosts* k) { knownhosts_.erase(k); }
   void AddAgent(Agent* a) { agents_.insert(a); }
   void RemoveAgent(Agent* a) { agents_.erase(a); }
+  void AddPublicKey(PublicKey* p) { publickeys_.insert(p); }
+  void RemovePublicKey(PublicKey* p) { publickeys_.erase(p); }
   // `rank` orders the frees at session teardown (handles 0, SFTP 1, channels 2); `parent` lets
   // an SFTP shutdown free its orphaned handles first.
   void FreeOrphan(void* raw, void* parent, int rank, const void* gate, const char* fn, std::function<int()> free);
@@ -76,6 +79,11 @@ class Session : public Napi::ObjectWrap<Session>, public SchedulerOwner {
   static ssize_t SendCallback(libssh2_socket_t fd, const void* buf, size_t len, int flags, void** abstract);
   static ssize_t RecvCallback(libssh2_socket_t fd, void* buf, size_t len, int flags, void** abstract);
   static void TraceHandler(LIBSSH2_SESSION* session, void* context, const char* data, size_t length);
+  // Channels the server opens (auth-agent@openssh.com, x11): libssh2 hands them over inside
+  // whichever step reads the transport (maybe on a pool thread); AfterSteps passes them to JS.
+  static void AuthAgentCallback(LIBSSH2_SESSION* session, LIBSSH2_CHANNEL* channel, void** abstract);
+  static void X11Callback(LIBSSH2_SESSION* session, LIBSSH2_CHANNEL* channel, char* shost, int sport, void** abstract);
+  void DeliverIncomingChannels();
   static void CleanupHook(void* arg);
 
   bool CheckUsable(Napi::Env env, const char* fn);
@@ -108,6 +116,7 @@ class Session : public Napi::ObjectWrap<Session>, public SchedulerOwner {
   Napi::Value SetBlocking(const Napi::CallbackInfo& info);
   Napi::Value NbCall(const Napi::CallbackInfo& info);
   Napi::Value WaitSocket(const Napi::CallbackInfo& info);
+  Napi::Value SetChannelHandler(const Napi::CallbackInfo& info);
 
   // Async methods (return a Promise; ops on the queue).
   Napi::Value Handshake(const Napi::CallbackInfo& info);
@@ -130,6 +139,7 @@ class Session : public Napi::ObjectWrap<Session>, public SchedulerOwner {
   Napi::Value ForwardListen(const Napi::CallbackInfo& info);
   Napi::Value KnownhostInit(const Napi::CallbackInfo& info);
   Napi::Value AgentInit(const Napi::CallbackInfo& info);
+  Napi::Value PublickeyInit(const Napi::CallbackInfo& info);
   void InvalidateChildren();
 
   LIBSSH2_SESSION* session_ = nullptr;
@@ -153,12 +163,24 @@ class Session : public Napi::ObjectWrap<Session>, public SchedulerOwner {
   std::set<Listener*> listeners_;
   std::set<KnownHosts*> knownhosts_;
   std::set<Agent*> agents_;
+  std::set<PublicKey*> publickeys_;
   std::map<void*, Orphan> orphans_;
   Napi::Env env_;
 
   std::mutex trace_mutex_;
   std::vector<std::string> trace_lines_;
   Napi::FunctionReference trace_handler_;
+
+  struct IncomingChannel {
+    LIBSSH2_CHANNEL* channel;
+    bool x11;
+    std::string shost;
+    int sport;
+  };
+  std::mutex incoming_mutex_;
+  std::vector<IncomingChannel> incoming_;
+  Napi::FunctionReference agent_channel_handler_;
+  Napi::FunctionReference x11_channel_handler_;
 };
 
 }  // namespace node_libssh2

@@ -9,6 +9,11 @@ export interface ExecOptions {
   env?: Record<string, string>;
   /** Request a pty first (term 'xterm'). */
   pty?: boolean;
+  /**
+   * Request agent forwarding first (`channel.requestAuthAgent()`); serve it with
+   * `session.setAgentForwarding()`.
+   */
+  agentForwarding?: boolean;
   /** Rejects and closes the channel when aborted. */
   signal?: AbortSignal;
   /** Stops reading (and rejects) past this many bytes of stdout+stderr (default 64 MiB). */
@@ -44,6 +49,7 @@ export async function exec(session: Session, command: string, opts: ExecOptions 
   try {
     for (const [k, v] of Object.entries(opts.env ?? {})) await ch.setenv(k, v);
     if (opts.pty) await ch.requestPty('xterm');
+    if (opts.agentForwarding) await ch.requestAuthAgent();
     await ch.exec(command);
     const budget = { left: opts.maxBuffer ?? 64 * 1024 * 1024 };
     const output = Promise.all([drain(ch, 0, budget), drain(ch, 1, budget)]);

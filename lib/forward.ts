@@ -76,3 +76,20 @@ export async function forwardRemote(session: Session, remotePort: number, localH
     },
   };
 }
+
+/**
+ * Serves one auth-agent channel the server opened: its bytes go to the local agent socket at
+ * `agentPath` and back; the channel is freed when either side ends. An unreachable agent frees
+ * the channel at once (the remote agent client sees the connection end).
+ */
+export function serveAgentChannel(channel: Channel, agentPath: string): void {
+  const socket = net.connect(agentPath);
+  let connected = false;
+  socket.once('connect', () => {
+    connected = true;
+    bridge(socket, channel);
+  });
+  socket.once('error', () => {
+    if (!connected) void channel.free().catch(() => undefined); // once connected, bridge() handles errors
+  });
+}

@@ -59,6 +59,9 @@ export interface NativeSession {
   forwardListen(port: number, host?: string, queueMaxsize?: number): Promise<NativeListener>;
   knownhostInit(): NativeKnownHosts;
   agentInit(): NativeAgent;
+  publickeyInit(): Promise<NativePublicKey>;
+  /** kind 0: auth-agent@openssh.com channels, 1: x11 channels; undefined removes the handler. */
+  setChannelHandler(kind: 0 | 1, handler?: (channel: NativeChannel, shost?: string, sport?: number) => void): void;
   scpRecv2(path: string): Promise<{ channel: NativeChannel; stat: ScpStat }>;
   scpSend64(path: string, mode: number, size: number, mtime?: number, atime?: number): Promise<NativeChannel>;
 }
@@ -168,6 +171,15 @@ export interface NativeAgent {
   getIdentityPath(): string | null;
   setIdentityPath(path?: string): void;
   free(): void;
+}
+
+/** The native half of `PublicKeySubsystem` (binding/publickey.cc). */
+export interface NativePublicKey {
+  isFreed(): boolean;
+  listFetch(): Promise<import('./publickey').PublicKeyEntry[]>;
+  add(name: string, blob: Buffer, overwrite: boolean, attrs: import('./publickey').PublicKeyAttribute[]): Promise<void>;
+  remove(name: string, blob: Buffer): Promise<void>;
+  shutdown(): Promise<void>;
 }
 
 /** The functions and classes the addon exports (grows with each native class). */

@@ -11,7 +11,8 @@ import { Sftp } from './sftp';
 import { Listener } from './listener';
 import { KnownHosts } from './knownhost';
 import { Agent, userauthAgent } from './agent';
-import { forwardLocal, forwardRemote, type RemoteForward } from './forward';
+import { forwardLocal, forwardRemote, serveAgentChannel, type RemoteForward } from './forward';
+import { PublicKeySubsystem } from './publickey';
 import { exec, type ExecOptions, type ExecResult } from './exec';
 import { LIBSSH2_ERROR_EAGAIN, SSH_DISCONNECT_BY_APPLICATION } from './constants';
 import { inNbCall, installNb, runOp, type Nb } from './nb';
@@ -28,6 +29,9 @@ export interface KbdPrompt {
 
 /** Answers the prompts of one keyboard-interactive round, in order. */
 export type KbdResponder = (name: string, instruction: string, prompts: KbdPrompt[]) => string[] | Promise<string[]>;
+
+/** Receives an X11 channel the server opened (`LIBSSH2_CALLBACK_X11`) and the X client's address. */
+export type X11Handler = (channel: Channel, shost: string, sport: number) => void;
 
 /** Signs `data` with the private key of the public key blob given to `userauthPublickey`. */
 export type SignCallback = (data: Buffer) => Buffer | Promise<Buffer>;
@@ -612,6 +616,46 @@ export class Session {
       checkOptString(agentPath, 'agentPath');
       return userauthAgent(this, username, agentPath);
     });
+  }
+
+  /** `libssh2_publickey_init()`: the "publickey" subsystem (RFC 4819) on a new channel. */
+  publickeyInit(): Promise<PublicKeySubsystem> {
+    return this.#run('libssh2_publickey_init', async () => new PublicKeySubsystem(this, await this.native.publickeyInit()));
+  }
+
+  /**
+   * Serves agent forwarding: sets libssh2's `LIBSSH2_CALLBACK_AUTHAGENT` so that every
+   * "auth-agent@openssh.com" channel the server opens is piped to the local agent socket
+   * `agentPath` (default `$SSH_AUTH_SOCK`, read now). Call it before
+   * `channel.requestAuthAgent()`. `null` stops serving: libssh2 then refuses such channels.
+   */
+  setAgentForwarding(agentPath?: string | null): void {
+    const fn = 'libssh2_session_callback_set2';
+    if (this.#freed) throw badUse('the session has been freed', fn);
+    if (agentPath === null) {
+      this.native.setChannelHandler(0, undefined);
+      return;
+    }
+    checkOptString(agentPath, 'agentPath');
+    const target = agentPath ?? process.env.SSH_AUTH_SOCK;
+    if (!target) throw badUse('no agent socket: pass agentPath or set SSH_AUTH_SOCK', fn);
+    this.native.setChannelHandler(0, (ch) => serveAgentChannel(new Channel(this, ch), target));
+  }
+
+  /**
+   * Sets libssh2's `LIBSSH2_CALLBACK_X11`: every "x11" channel the server opens (after
+   * `channel.x11Req()`) goes to `handler` with the X client's address, on the main thread; pipe
+   * it to your X server and free it when done. `null` removes it: libssh2 then refuses them.
+   */
+  setX11Handler(handler: X11Handler | null): void {
+    const fn = 'libssh2_session_callback_set2';
+    if (this.#freed) throw badUse('the session has been freed', fn);
+    if (handler === null || handler === undefined) {
+      this.native.setChannelHandler(1, undefined);
+      return;
+    }
+    if (typeof handler !== 'function') throw new TypeError('handler must be a function');
+    this.native.setChannelHandler(1, (ch, shost, sport) => handler(new Channel(this, ch), shost ?? '', sport ?? 0));
   }
 
   /** `libssh2_sftp_init()`: an SFTP session on a new channel. */
