@@ -186,11 +186,9 @@ Napi::Value PublicKey::Remove(const Napi::CallbackInfo& info) {
 
 Napi::Value PublicKey::Shutdown(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (pkey_ == nullptr || shutting_down_) {
-    auto d = Napi::Promise::Deferred::New(env);
-    d.Resolve(env.Undefined());  // idempotent
-    return d.Promise();
-  }
+  // Idempotent; an Nb repeat goes on to the pending shutdown.
+  Scheduler* sched = session_ != nullptr ? session_->scheduler() : nullptr;
+  if (pkey_ == nullptr || (shutting_down_ && !InNbCall(sched))) return DoneIn(env, sched, env.Undefined());
   shutting_down_ = true;
   // After the calls queued before it (same gate); frees the channel (waits for the peer's CLOSE).
   return session_->scheduler()->Enqueue(MakeTargetOp(this, "libssh2_publickey_shutdown", &gate_, Op::kTeardown,

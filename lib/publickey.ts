@@ -5,7 +5,8 @@
  */
 import type { Session } from './session';
 import type { NativePublicKey } from './native';
-import { badUse, checkString, nonBlockingMisuse, toBuffer } from './check';
+import { badUse, checkString, toBuffer } from './check';
+import { installNb, runOp, type Nb } from './nb';
 
 /** An attribute of a public key (`libssh2_publickey_attribute`), e.g. `{ name: 'comment', ... }`. */
 export interface PublicKeyAttribute {
@@ -37,20 +38,28 @@ export class PublicKeySubsystem {
   /** The session this subsystem runs on. */
   readonly session: Session;
 
+  // ---- non-blocking twins (lib/nb.ts): one attempt, the value or LIBSSH2_ERROR_EAGAIN ----------
+
+  /** Non-blocking {@link PublicKeySubsystem.list}: one attempt; its value or `LIBSSH2_ERROR_EAGAIN`. */
+  declare listNb: Nb<PublicKeySubsystem['list']>;
+  /** Non-blocking {@link PublicKeySubsystem.add}: one attempt; 0 or `LIBSSH2_ERROR_EAGAIN`. */
+  declare addNb: Nb<PublicKeySubsystem['add']>;
+  /** Non-blocking {@link PublicKeySubsystem.remove}: one attempt; 0 or `LIBSSH2_ERROR_EAGAIN`. */
+  declare removeNb: Nb<PublicKeySubsystem['remove']>;
+  /** Non-blocking {@link PublicKeySubsystem.shutdown}: one attempt; 0 or `LIBSSH2_ERROR_EAGAIN`. */
+  declare shutdownNb: Nb<PublicKeySubsystem['shutdown']>;
+
   /** @internal PublicKeySubsystem objects come from `session.publickeyInit()`. */
   constructor(session: Session, native: NativePublicKey) {
     this.session = session;
     this.native = native;
   }
 
+  /** A one-to-one op: async, or one attempt inside its `…Nb()` twin (lib/nb.ts). */
   #run<T>(fn: string, body: () => Promise<T>): Promise<T> {
-    try {
+    return runOp(this.session, fn, () => {
       if (this.native.isFreed()) throw badUse('the publickey subsystem has been shut down', fn);
-      if (!this.session.getBlocking()) throw nonBlockingMisuse(fn);
-      return body();
-    } catch (e) {
-      return Promise.reject(e);
-    }
+    }, body);
   }
 
   /** `libssh2_publickey_list_fetch()` (and `libssh2_publickey_list_free()`): the server's keys. */
@@ -64,7 +73,7 @@ export class PublicKeySubsystem {
    * carrying the server's status text (e.g. "Key already exists").
    */
   add(name: string, blob: Buffer | Uint8Array, overwrite = false, attrs: PublicKeyAttribute[] = []): Promise<void> {
-    return this.#run('libssh2_publickey_add_ex', async () => {
+    return this.#run('libssh2_publickey_add_ex', () => {
       checkString(name, 'name');
       const b = toBuffer(blob, 'blob');
       if (!Array.isArray(attrs)) throw new TypeError('attrs must be an array');
@@ -79,7 +88,7 @@ export class PublicKeySubsystem {
 
   /** `libssh2_publickey_remove_ex()`: removes a key. */
   remove(name: string, blob: Buffer | Uint8Array): Promise<void> {
-    return this.#run('libssh2_publickey_remove_ex', async () => {
+    return this.#run('libssh2_publickey_remove_ex', () => {
       checkString(name, 'name');
       return this.native.remove(name, toBuffer(blob, 'blob'));
     });
@@ -90,7 +99,7 @@ export class PublicKeySubsystem {
    * subsystem's channel. Idempotent; also happens on garbage collection.
    */
   shutdown(): Promise<void> {
-    return this.native.shutdown();
+    return runOp(this.session, 'libssh2_publickey_shutdown', () => undefined, () => this.native.shutdown(), undefined, true);
   }
 
   /** `await using pk = await session.publickeyInit()`: shut down on scope exit. */
@@ -98,3 +107,7 @@ export class PublicKeySubsystem {
     await this.shutdown();
   }
 }
+
+/** The `…Nb()` twins of the subsystem's methods. */
+export const PUBLICKEY_NB_METHODS = ['list', 'add', 'remove', 'shutdown'] as const;
+installNb(PublicKeySubsystem, PUBLICKEY_NB_METHODS, (p) => p.session);

@@ -92,6 +92,8 @@ export class Session {
   declare scpRecv2Nb: Nb<Session['scpRecv2']>;
   /** Non-blocking {@link Session.scpSend64}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
   declare scpSend64Nb: Nb<Session['scpSend64']>;
+  /** Non-blocking {@link Session.publickeyInit}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
+  declare publickeyInitNb: Nb<Session['publickeyInit']>;
 
   /** `libssh2_session_init_ex()`. */
   constructor() {
@@ -620,7 +622,7 @@ export class Session {
 
   /** `libssh2_publickey_init()`: the "publickey" subsystem (RFC 4819) on a new channel. */
   publickeyInit(): Promise<PublicKeySubsystem> {
-    return this.#run('libssh2_publickey_init', async () => new PublicKeySubsystem(this, await this.native.publickeyInit()));
+    return this.#op('libssh2_publickey_init', () => this.native.publickeyInit(), (n) => new PublicKeySubsystem(this, n));
   }
 
   /**
@@ -725,5 +727,6 @@ export const SESSION_NB_METHODS = [
   'sftpInit',
   'scpRecv2',
   'scpSend64',
+  'publickeyInit',
 ] as const;
 installNb(Session, SESSION_NB_METHODS, (s) => s);
