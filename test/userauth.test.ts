@@ -1,7 +1,7 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import {
-  Session, AuthenticationFailedError, AuthError, FileError, Libssh2Error, BadUseError,
+  Session, AuthenticationFailedError, AuthError, FileError, Libssh2Error, BadUseError, LIBSSH2_ERROR_EAGAIN,
 } from '../lib';
 import { fixture, itIfRoot, type UserKeyName } from './fixtures';
 import { handshaken } from './helpers/connect';
@@ -98,6 +98,26 @@ describe('userauth', () => {
       const err = await s.userauthPublickeyFromfile(f.user, '/nonexistent/key').catch((e) => e);
       expect(err).toBeInstanceOf(FileError);
     });
+  });
+
+  it("libssh2's failed key decodes leave Node's own crypto working (OpenSSL error queue)", async () => {
+    // libssh2 decodes keys with the OpenSSL that Node's crypto uses, on the same thread: errors
+    // it leaves queued made crypto.createPrivateKey fail with "DECODER routines::unsupported".
+    const pem = fs.readFileSync(f.keys.ed25519.private, 'utf8');
+    for (const name of encryptedKeys) {
+      await withSession(async (s) => {
+        // Non-blocking mode runs the decode on this (the main) thread.
+        s.setBlocking(false);
+        const attempt = async (call: () => unknown) => {
+          for (let i = 0; i < 1000 && call() === LIBSSH2_ERROR_EAGAIN; i++) await s.waitSocket(10000);
+        };
+        await attempt(() => s.userauthPublickeyFromfileNb(f.user, f.keys[name].private, 'wrong passphrase')).catch(() => undefined);
+        await attempt(() => s.userauthPublickeyFrommemoryNb(f.user, 'not a key')).catch(() => undefined);
+        s.setBlocking(true);
+      });
+      expect(() => crypto.createPrivateKey({ key: sshEd25519ToPkcs8(pem), format: 'der', type: 'pkcs8' })).not.toThrow();
+      expect(() => crypto.createPublicKey(fs.readFileSync(f.keys.rsaPem.private, 'utf8'))).not.toThrow();
+    }
   });
 
   describe('sign callback with node:crypto', () => {
