@@ -48,8 +48,14 @@ bool Op::Fatal(int rc) const {
 struct Scheduler::Work {
   Scheduler* self;
   Op* op;
+  int fd;  // the socket, for the readiness check between steps (-1: none)
   napi_async_work work = nullptr;
 };
+
+namespace {
+// Steps one pool job may run back to back while the socket is already ready (ExecuteWork).
+constexpr int kPoolSteps = 32;
+}  // namespace
 
 namespace {
 
@@ -280,7 +286,7 @@ void Scheduler::RunOnce(bool* progressed, bool* dispatched) {
         uv_poll_stop(poll_);
         poll_events_ = 0;
       }
-      auto* work = new Work{this, op};
+      auto* work = new Work{this, op, fd_};
       napi_value name;
       napi_create_string_utf8(env_, op->fn(), NAPI_AUTO_LENGTH, &name);
       napi_create_async_work(env_, nullptr, name, ExecuteWork, CompleteWork, work, &work->work);
@@ -298,7 +304,16 @@ void Scheduler::RunOnce(bool* progressed, bool* dispatched) {
 void Scheduler::ExecuteWork(napi_env, void* data) {
   auto* work = static_cast<Work*>(data);
   Op* op = work->op;
-  RunStep(op, work->self->session_, &op->rc_, &op->error_message_, &op->want_write_, &op->blocked_out_);
+  // A bulk step that ran out of input often finds more already arrived by the time it is done
+  // (sshd streams while we decrypt): step again here, instead of a round trip through the main
+  // thread's poll and a new pool job per step. poll(2) with timeout 0 only looks: this thread
+  // never waits on the network. Bounded, and never for an op that waits on JS.
+  for (int i = 0; i < kPoolSteps; i++) {
+    RunStep(op, work->self->session_, &op->rc_, &op->error_message_, &op->want_write_, &op->blocked_out_);
+    if (op->rc_ != LIBSSH2_ERROR_EAGAIN || op->waiting_js() || work->fd < 0) break;
+    struct pollfd p = {work->fd, static_cast<short>(POLLIN | (op->blocked_out_ ? POLLOUT : 0)), 0};
+    if (::poll(&p, 1, 0) <= 0 || (p.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0) break;
+  }
 }
 
 void Scheduler::CompleteWork(napi_env env, napi_status, void* data) {

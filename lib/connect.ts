@@ -19,6 +19,7 @@ import {
   LIBSSH2_METHOD_MAC_SC, LIBSSH2_ERROR_TIMEOUT, LIBSSH2_HOSTKEY_HASH_SHA256,
 } from './constants';
 import { appendKnownHost, checkHostKey, linesFor, readKnownHosts } from './knownhosts';
+import { setReconnect } from './reconnect';
 
 /** Algorithm lists per method type, most preferred first. */
 export interface Algorithms {
@@ -191,6 +192,8 @@ export async function connect(opts: ConnectOptions): Promise<Session> {
     })();
     work.catch(() => undefined); // settled through the race below
     await Promise.race([work, expired]);
+    // A caller's own socket cannot be used twice; anything else can connect again (fastGet/fastPut `connections`).
+    if (opts.sock === undefined) setReconnect(s, () => connect(opts));
     return s;
   } catch (e) {
     await s.free();

@@ -7,13 +7,23 @@ import * as fs from 'fs';
 import { Readable, Writable } from 'stream';
 import { LIBSSH2_FXF_READ, LIBSSH2_FXF_WRITE, LIBSSH2_FXF_CREAT, LIBSSH2_FXF_TRUNC, LIBSSH2_FXF_APPEND, LIBSSH2_FX_NO_SUCH_FILE } from './constants';
 import type { Sftp, SftpAttributes, SftpHandle } from './sftp';
+import type { Session } from './session';
+import { getReconnect } from './reconnect';
 
 /** Options of `fastGet`/`fastPut`. */
 export interface TransferOptions {
   /** Bytes per request batch of one worker (default 960000: a multiple of libssh2's 30000). */
   chunkSize?: number;
-  /** Parallel workers, each on its own SFTP object of the session (default 4). */
+  /** Parallel workers, each on its own SFTP object (default 4), spread over the connections. */
   concurrency?: number;
+  /**
+   * Connections to spread the workers over (default 1: this session only). A number needs a
+   * session made by `connect()` (without a caller's `sock`): the extra ones connect the same way
+   * and are closed at the end. Or a function that opens one more session (authenticated), closed
+   * at the end too. Several connections help where one session's CPU (encryption) or a server's
+   * per-connection limits cap the rate.
+   */
+  connections?: number | (() => Promise<Session>);
   /** Called after every chunk with the bytes done so far and the total. */
   onProgress?: (done: number, total: number) => void;
   /** Aborts the transfer: the promise rejects and no partial file is left under the target name. */
@@ -37,12 +47,33 @@ function tempName(target: string): string {
   return `${target.slice(0, slash + 1)}.${target.slice(slash + 1)}.part-${crypto.randomBytes(4).toString('hex')}`;
 }
 
-function checkOptions(opts: TransferOptions): { chunk: number; workers: number } {
+function checkOptions(opts: TransferOptions): { chunk: number; workers: number; connections: number } {
   const chunk = opts.chunkSize ?? DEFAULT_CHUNK;
   const workers = opts.concurrency ?? 4;
+  const c = opts.connections ?? 1;
   if (!Number.isInteger(chunk) || chunk < 1 || chunk > 64 * 1024 * 1024) throw new RangeError('chunkSize must be 1..64 MiB');
   if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new RangeError('concurrency must be 1..64');
-  return { chunk, workers };
+  if (typeof c !== 'function' && (!Number.isInteger(c) || c < 1 || c > 16)) {
+    throw new RangeError('connections must be 1..16 or a function that opens a session');
+  }
+  return { chunk, workers, connections: typeof c === 'function' ? 16 : c };
+}
+
+/** The extra sessions of a transfer (none for `connections` 1). */
+async function openConnections(sftp: Sftp, opts: TransferOptions, count: number): Promise<Session[]> {
+  if (count <= 0) return [];
+  const open = typeof opts.connections === 'function' ? opts.connections : getReconnect(sftp.session);
+  if (!open) {
+    throw new RangeError('connections > 1 needs a session made by connect() (without sock), or a function that opens one');
+  }
+  const settled = await Promise.allSettled(Array.from({ length: count }, () => open()));
+  const sessions = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    await Promise.allSettled(sessions.map((s) => s.close()));
+    throw failed.reason;
+  }
+  return sessions;
 }
 
 /**
@@ -54,10 +85,19 @@ function checkOptions(opts: TransferOptions): { chunk: number; workers: number }
  */
 async function runWorkers(sftp: Sftp, path: string, flags: number, total: number, opts: TransferOptions,
   work: (handle: SftpHandle, offset: number, length: number, buffer: Buffer) => Promise<void>): Promise<void> {
-  const { chunk, workers } = checkOptions(opts);
+  const { chunk, workers, connections } = checkOptions(opts);
   const count = Math.max(1, Math.min(workers, Math.ceil(total / chunk)));
   const segment = Math.ceil(total / count / chunk) * chunk;
-  const extra = await Promise.all(Array.from({ length: count - 1 }, () => sftp.session.sftpInit()));
+  // Worker i runs on session i % sessions: this one first, then the extra connections.
+  const sessions = [sftp.session, ...await openConnections(sftp, opts, Math.min(connections, count) - 1)];
+  const inits = await Promise.allSettled(Array.from({ length: count - 1 }, (_, i) => sessions[(i + 1) % sessions.length].sftpInit()));
+  const extra = inits.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const initFailed = inits.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (initFailed) {
+    await Promise.allSettled(extra.map((x) => x.shutdown()));
+    await Promise.allSettled(sessions.slice(1).map((s) => s.close()));
+    throw initFailed.reason;
+  }
   let done = 0;
   let failed = false;
   try {
@@ -86,6 +126,7 @@ async function runWorkers(sftp: Sftp, path: string, flags: number, total: number
     }));
   } finally {
     await Promise.allSettled(extra.map((x) => x.shutdown()));
+    await Promise.allSettled(sessions.slice(1).map((s) => s.close()));
   }
 }
 

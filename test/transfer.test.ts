@@ -3,7 +3,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { pipeline } from 'stream/promises';
-import { Session, Sftp, SftpNoSuchFileError } from '../lib';
+import { connect, Session, Sftp, SftpNoSuchFileError } from '../lib';
+import { fixture } from './fixtures';
 import { authenticated } from './helpers/connect';
 
 const sha = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
@@ -39,6 +40,37 @@ describe('fast transfers and conveniences', () => {
     await sftp.fastGet(`${remote}/big`, path.join(local, 'back'), { concurrency: 3, chunkSize: 300000 });
     expect(sha(fs.readFileSync(path.join(local, 'back')))).toBe(sha(data));
     expect(fs.readdirSync(local).filter((n) => n.includes('.part-'))).toEqual([]);
+  }, 120000);
+
+  it('connections: workers spread over extra sessions (connect()-made or from a function), all closed after', async () => {
+    const f = fixture();
+    const kh = path.join(local, 'known_hosts');
+    const hostKey = fs.readFileSync(f.hostKeys.ed25519.public, 'utf8').trim().split(/\s+/);
+    fs.writeFileSync(kh, `[127.0.0.1]:${f.port} ${hostKey[0]} ${hostKey[1]}\n`);
+    const c = await connect({ host: '127.0.0.1', port: f.port, username: f.user, privateKey: f.keys.ed25519.private, knownHosts: kh });
+    try {
+      const csftp = await c.sftpInit();
+      await csftp.fastGet(`${remote}/big`, path.join(local, 'conn3'), { connections: 3, concurrency: 6, chunkSize: 1 << 20 });
+      expect(sha(fs.readFileSync(path.join(local, 'conn3')))).toBe(sha(data));
+      await csftp.fastPut(path.join(local, 'src'), `${remote}/conn-up`, { connections: 2, concurrency: 4 });
+      expect((await csftp.stat(`${remote}/conn-up`)).filesize).toBe(data.length);
+      await csftp.shutdown();
+    } finally {
+      await c.close();
+    }
+    // A function: the transfer opens what it needs and closes it.
+    const opened: Session[] = [];
+    await sftp.fastGet(`${remote}/big`, path.join(local, 'fn'), {
+      concurrency: 4,
+      connections: async () => { const x = await authenticated(); opened.push(x); return x; },
+    });
+    expect(sha(fs.readFileSync(path.join(local, 'fn')))).toBe(sha(data));
+    expect(opened.length).toBe(3);
+    expect(opened.every((x) => x.closed)).toBe(true);
+    // A plain session cannot be reconnected: a clear error before any transfer.
+    await expect(sftp.fastGet(`${remote}/big`, path.join(local, 'no'), { connections: 2 })).rejects.toBeInstanceOf(RangeError);
+    expect(fs.existsSync(path.join(local, 'no'))).toBe(false);
+    await expect(sftp.fastGet(`${remote}/big`, path.join(local, 'no'), { connections: 0 })).rejects.toBeInstanceOf(RangeError);
   }, 120000);
 
   it('8 concurrent fastGets on one session', async () => {
