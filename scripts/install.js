@@ -9,7 +9,7 @@
  *   than every source, unless --force.
  * * The npm package (`npm pack` leaves deps/fetch.js out and ships the patched libssh2 source):
  *   use the prebuild for this platform from prebuilds/ when one matches and loads; otherwise
- *   (or with --build-from-source / `npm install --build-from-source`) build from the shipped
+ *   (or with LIBSSH2_BUILD_FROM_SOURCE=1 or `npm install --build-from-source`) build from the shipped
  *   source. Never fetches anything.
  */
 const fs = require('fs');
@@ -20,7 +20,7 @@ const { nodeDir, nodeGyp, newestSource } = require('./native-build');
 const root = path.join(__dirname, '..');
 const force = process.argv.includes('--force');
 const fromSource = force || process.argv.includes('--build-from-source') ||
-  ['true', '1'].includes(String(process.env.npm_config_build_from_source));
+  ['true', '1'].includes(String(process.env.LIBSSH2_BUILD_FROM_SOURCE ?? process.env.npm_config_build_from_source));
 const addon = path.join(root, 'build', 'Release', 'node_libssh2.node');
 const fetchScript = path.join(root, 'deps', 'fetch.js');
 const libssh2Dir = path.join(root, 'deps', 'libssh2');
