@@ -171,6 +171,7 @@ async function authenticate(s: Session, opts: ConnectOptions): Promise<void> {
     }
     if (s.userauthAuthenticated()) return;
   }
+  // eslint-disable-next-line @typescript-eslint/only-throw-error -- the last method's own error
   throw last ?? new AuthenticationFailedError(`no offered method (${methods.join(',')}) worked for ${user}`, 'connect');
 }
 

@@ -19,7 +19,7 @@ export class Libssh2Error extends Error {
 
   constructor(message: string, fn?: string) {
     super(message);
-    const cls = new.target as typeof Libssh2Error;
+    const cls = new.target;
     this.name = cls.name;
     this.errno = cls.errno;
     this.code = cls.code;
@@ -52,7 +52,7 @@ export class SftpProtocolError extends Libssh2Error {
 
   constructor(message: string, fn?: string, status?: number) {
     super(message, fn);
-    const cls = new.target as typeof SftpProtocolError;
+    const cls = new.target;
     this.status = status ?? cls.status;
     this.statusName = statusNames.get(this.status) ?? `LIBSSH2_FX_${this.status}`;
   }

@@ -198,6 +198,7 @@ function load(): NativeAddon {
         'libssh2: no native addon for this platform: no prebuild matches and none was built. ' +
           'Build it from the shipped libssh2 source with `npm rebuild libssh2 --allow-scripts=libssh2` ' +
           `(needs a C++ compiler, make and python3). ${(e as Error).message}`,
+        { cause: e },
       );
     }
   }

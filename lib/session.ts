@@ -95,7 +95,7 @@ export class Session {
       }
       if (sock instanceof Channel) return this.#handshakeOverStream(sock.stream(), true); // a jump host
       if (sock instanceof net.Socket) {
-        // eslint-disable-next-line @typescript-eslint/no-explicit-any
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-member-access
         const handle = (sock as any)._handle as { fd?: number; readStop?: () => number } | null;
         if (sock.connecting) {
           await new Promise<void>((resolve, reject) => {
