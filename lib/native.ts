@@ -196,8 +196,9 @@ function load(): NativeAddon {
     } catch (e) {
       throw new Error(
         'libssh2: no native addon for this platform: no prebuild matches and none was built. ' +
-          'Build it from the shipped libssh2 source with `npm rebuild libssh2 --allow-scripts=libssh2` ' +
-          `(needs a C++ compiler, make and python3). ${(e as Error).message}`,
+          'Build it from the shipped libssh2 source with `npm rebuild libssh2` (needs a C++ compiler, make and ' +
+          'python3; where npm blocks dependency install scripts, `npm install-scripts approve libssh2` first). ' +
+          (e as Error).message,
         { cause: e },
       );
     }
