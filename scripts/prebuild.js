@@ -21,4 +21,9 @@ const env = { ...process.env, npm_config_nodedir: nodeDir() };
 const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', env });
 if (r.status !== 0) process.exit(r.status || 1);
 const dir = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
-for (const f of fs.readdirSync(dir)) console.log(path.join('prebuilds', path.basename(dir), f));
+const built = fs.readdirSync(dir).filter((f) => f.endsWith('.node'));
+for (const f of built) console.log(path.join('prebuilds', path.basename(dir), f));
+// prebuildify moved the addon out of build/Release: put the same build back, so the checkout
+// keeps loading (and install.js keeps considering fresh) build/Release as before.
+const release = path.join(root, 'build', 'Release', 'node_libssh2.node');
+if (built.length === 1 && !fs.existsSync(release)) fs.copyFileSync(path.join(dir, built[0]), release);
