@@ -165,7 +165,7 @@ function quantile(sorted: number[], q: number): number {
   const pos = (sorted.length - 1) * q;
   const lo = Math.floor(pos);
   const hi = Math.ceil(pos);
-  return (sorted[lo] as number) + ((sorted[hi] as number) - (sorted[lo] as number)) * (pos - lo);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
 }
 
 const median = (xs: number[]): number => quantile([...xs].sort((a, b) => a - b), 0.5);
@@ -182,7 +182,7 @@ function summarize(peer: Peer, batches: Batch[]): PeerResult {
     medianMs: quantile(all, 0.5),
     p10Ms: quantile(all, 0.1),
     p90Ms: quantile(all, 0.9),
-    minMs: all[0] as number,
+    minMs: all[0],
     roundMediansMs: batches.map((b) => median(b.ms)),
     roundOpsPerSec,
     opsPerSec: median(roundOpsPerSec),
@@ -200,16 +200,16 @@ async function measure(w: Workload, target: Target, opts: Options): Promise<Peer
   for (let r = 0; r < opts.rounds; r++) {
     for (let k = 0; k < w.peers.length; k++) {
       const i = (r + k) % w.peers.length;
-      const peer = w.peers[i] as Peer;
+      const peer = w.peers[i];
       const batch = await peer.run(target, perRound, opts.warmup);
-      (batches[i] as Batch[]).push(batch);
+      batches[i].push(batch);
       const rate = (batch.ms.length * 1000) / batch.wallMs;
       const scaled = w.rate ? `, ${(rate * w.rate.perOp()).toFixed(1)} ${w.rate.unit}` : '';
       process.stderr.write(`${w.id} round ${r + 1}/${opts.rounds} ${peer.name}: median ${median(batch.ms).toFixed(2)} ms, ` +
         `${rate.toFixed(1)} ${w.unit}/s${scaled}, CPU ${((batch.cpuUserMs + batch.cpuSysMs) / batch.ms.length).toFixed(2)} ms/${w.unit}\n`);
     }
   }
-  const results = w.peers.map((p, i) => summarize(p, batches[i] as Batch[]));
+  const results = w.peers.map((p, i) => summarize(p, batches[i]));
   const ref = JSON.stringify(results[0]?.methods);
   for (const p of results.slice(1)) {
     const m = JSON.stringify(p.methods);
@@ -224,7 +224,7 @@ function ratios(w: Workload, results: PeerResult[]): Ratio[] {
     const a = byName.get(of);
     const b = byName.get(to);
     if (!a || !b) throw new Error(`${w.id}: no peer for the ratio ${of}/${to}`);
-    const paired = median(a.roundOpsPerSec.map((x, i) => x / (b.roundOpsPerSec[i] as number)));
+    const paired = median(a.roundOpsPerSec.map((x, i) => x / b.roundOpsPerSec[i]));
     return {
       of, to, medianMs: a.medianMs / b.medianMs, opsPerSec: a.opsPerSec / b.opsPerSec, pairedOpsPerSec: paired,
       cpuPerOp: a.cpuMsPerOp / b.cpuMsPerOp,

@@ -182,7 +182,7 @@ function verifyBatch(dir: string, peer: string, iterations: number, warmup: numb
     if (!fs.existsSync(file)) throw new Error(`${peer}: ${name} is missing`);
     const size = fs.statSync(file).size;
     if (d.kind === 'many') {
-      const want = d.small[i] as Buffer;
+      const want = d.small[i];
       if (!fs.readFileSync(file).equals(want)) throw new Error(`${peer}: ${name} differs from its source (${size} bytes)`);
     } else {
       if (size !== d.bigSize) throw new Error(`${peer}: ${name} has ${size} bytes, expected ${d.bigSize}`);
@@ -301,7 +301,7 @@ async function bindingGetSmall(sftp: Sftp, remote: string, local: string): Promi
   } finally {
     await h.close();
   }
-  fs.writeFileSync(local, parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts));
+  fs.writeFileSync(local, parts.length === 1 ? parts[0] : Buffer.concat(parts));
 }
 
 type BindingMode = 'fast' | 'one';
@@ -509,12 +509,12 @@ function opensshPeer(kind: Kind): Peer {
     const stamps = parseStamps(r.stdout);
     const expected = kind === 'many' ? 2 : iterations + 1;
     if (stamps.length !== expected) throw new Error(`sftp -b: ${stamps.length} stamps, expected ${expected}`);
-    const first = stamps[0] as Stamp;
-    const last = stamps[stamps.length - 1] as Stamp;
+    const first = stamps[0];
+    const last = stamps[stamps.length - 1];
     const wallMs = Number(last.ns - first.ns) / 1e6;
     const ms = kind === 'many'
       ? Array.from({ length: iterations }, () => wallMs / iterations)
-      : stamps.slice(1).map((s, i) => Number(s.ns - (stamps[i] as Stamp).ns) / 1e6);
+      : stamps.slice(1).map((s, i) => Number(s.ns - stamps[i].ns) / 1e6);
     const tick = 1000 / ticksPerSecond();
     return {
       ms, wallMs, cpuUserMs: (last.user - first.user) * tick, cpuSysMs: (last.sys - first.sys) * tick,

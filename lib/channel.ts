@@ -324,7 +324,8 @@ export class Channel {
 
   /**
    * This channel as a Node Duplex (stdout and stdin) with a `.stderr` Readable, with
-   * backpressure both ways. `end()` sends EOF; `destroy()` closes and frees the channel.
+   * backpressure both ways (`libssh2_channel_read_ex` on both streams, `libssh2_channel_write_ex`).
+   * `end()` sends EOF (`libssh2_channel_send_eof`); `destroy()` closes and frees the channel.
    */
   stream(): ChannelStream {
     return channelStream(this);

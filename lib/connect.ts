@@ -23,9 +23,13 @@ import { setReconnect } from './reconnect';
 
 /** Algorithm lists per method type, most preferred first. */
 export interface Algorithms {
+  /** `LIBSSH2_METHOD_KEX`. */
   kex?: string[];
+  /** `LIBSSH2_METHOD_HOSTKEY` (hosts in known_hosts put their known key types first). */
   hostKey?: string[];
+  /** `LIBSSH2_METHOD_CRYPT_CS` and `LIBSSH2_METHOD_CRYPT_SC`. */
   cipher?: string[];
+  /** `LIBSSH2_METHOD_MAC_CS` and `LIBSSH2_METHOD_MAC_SC`. */
   mac?: string[];
 }
 
@@ -39,13 +43,19 @@ export interface HostKeyInfo {
   fingerprint: string;
 }
 
+/** Options of `connect()`: where, who, how to authenticate, and how to check the host key. */
 export interface ConnectOptions {
+  /** Host name or address (resolved with `dns.lookup`). */
   host: string;
+  /** TCP port (default 22). */
   port?: number;
+  /** The user to log in as. */
   username: string;
+  /** Tried with `libssh2_userauth_password_ex` when the server offers `password`. */
   password?: string;
   /** A key file path, the key as a Buffer, or key text (a string starting with `-----BEGIN`). */
   privateKey?: string | Buffer;
+  /** The passphrase of an encrypted `privateKey`. */
   passphrase?: string;
   /** `true` for `$SSH_AUTH_SOCK`, or the agent socket path. */
   agent?: boolean | string;
@@ -55,6 +65,7 @@ export interface ConnectOptions {
   sock?: Duplex | Channel;
   /** Time limit for connect + handshake + auth, ms (default 20000). */
   readyTimeout?: number;
+  /** Algorithm preferences (`libssh2_session_method_pref`); default {@link DEFAULT_ALGORITHMS}. */
   algorithms?: Algorithms;
   /** known_hosts files to use instead of ~/.ssh/known_hosts and /etc/ssh/ssh_known_hosts. */
   knownHosts?: string | string[];
@@ -161,6 +172,7 @@ async function authenticate(s: Session, opts: ConnectOptions): Promise<void> {
     }
     if (s.userauthAuthenticated()) return;
   }
+  // eslint-disable-next-line @typescript-eslint/only-throw-error -- the last method's own error
   throw last ?? new AuthenticationFailedError(`no offered method (${methods.join(',')}) worked for ${user}`, 'connect');
 }
 

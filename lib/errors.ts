@@ -19,7 +19,7 @@ export class Libssh2Error extends Error {
 
   constructor(message: string, fn?: string) {
     super(message);
-    const cls = new.target as typeof Libssh2Error;
+    const cls = new.target;
     this.name = cls.name;
     this.errno = cls.errno;
     this.code = cls.code;
@@ -52,7 +52,7 @@ export class SftpProtocolError extends Libssh2Error {
 
   constructor(message: string, fn?: string, status?: number) {
     super(message, fn);
-    const cls = new.target as typeof SftpProtocolError;
+    const cls = new.target;
     this.status = status ?? cls.status;
     this.statusName = statusNames.get(this.status) ?? `LIBSSH2_FX_${this.status}`;
   }
@@ -218,15 +218,21 @@ export class SftpLinkLoopError extends SftpProtocolError { static override reado
 
 /** Aliases: codes that share a value share a class. */
 export const PublickeyUnrecognizedError = AuthenticationFailedError;
+/** `LIBSSH2_ERROR_PUBLICKEY_UNRECOGNIZED` (-18) is `LIBSSH2_ERROR_AUTHENTICATION_FAILED`: the same class. */
 export type PublickeyUnrecognizedError = AuthenticationFailedError;
+/** `LIBSSH2_ERROR_BANNER_NONE` (-2) is `LIBSSH2_ERROR_BANNER_RECV`: the same class. */
 export const BannerNoneError = BannerRecvError;
+/** `LIBSSH2_ERROR_BANNER_NONE` (-2) is `LIBSSH2_ERROR_BANNER_RECV`: the same class. */
 export type BannerNoneError = BannerRecvError;
+/** `LIBSSH2_FX_UNKNOWN_PRINCIPLE` (16, libssh2's spelling) is `LIBSSH2_FX_UNKNOWN_PRINCIPAL`: the same class. */
 export const SftpUnknownPrincipleError = SftpUnknownPrincipalError;
+/** `LIBSSH2_FX_UNKNOWN_PRINCIPLE` (16, libssh2's spelling) is `LIBSSH2_FX_UNKNOWN_PRINCIPAL`: the same class. */
 export type SftpUnknownPrincipleError = SftpUnknownPrincipalError;
 
 /** A class with a libssh2 error code. */
 export type Libssh2ErrorClass = (new (message: string, fn?: string) => Libssh2Error) & { errno: number; code: string };
-type SftpErrorClass = (new (message: string, fn?: string, status?: number) => SftpProtocolError) & { status: number; statusName: string };
+/** A class with an SFTP status. */
+export type SftpErrorClass = (new (message: string, fn?: string, status?: number) => SftpProtocolError) & { status: number; statusName: string };
 
 const leafClasses: Libssh2ErrorClass[] = [
   SocketNoneError, BannerRecvError, BannerSendError, InvalidMacError, KexFailureError, SocketSendError,

@@ -2,6 +2,7 @@
 import type { Session } from './session';
 import type { Channel } from './channel';
 
+/** Options of `session.exec()`. */
 export interface ExecOptions {
   /** Written to the command's stdin, then EOF. */
   input?: Buffer | string;
@@ -20,8 +21,11 @@ export interface ExecOptions {
   maxBuffer?: number;
 }
 
+/** What `session.exec()` resolves to. */
 export interface ExecResult {
+  /** Everything the command wrote to stdout. */
   stdout: Buffer;
+  /** Everything the command wrote to stderr. */
   stderr: Buffer;
   /** The exit status, or null (the command died of a signal, or the server sent none). */
   code: number | null;

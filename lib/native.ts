@@ -195,24 +195,33 @@ export interface NativeAddon {
   constantsTable(): Record<string, number | string>;
 }
 
+/**
+ * Where the addon is: `LIBSSH2_NODE_ADDON` when set (tests, the ASan build), else what
+ * node-gyp-build finds: build/Release, build/Debug, then the prebuild for this platform in
+ * prebuilds/ (shipped in the npm package).
+ */
 function load(): NativeAddon {
-  const root = path.join(__dirname, '..');
-  const candidates = [
-    process.env.LIBSSH2_NODE_ADDON,
-    path.join(root, 'build', 'Release', 'node_libssh2.node'),
-    path.join(root, 'build', 'Debug', 'node_libssh2.node'),
-  ].filter((p): p is string => !!p);
-  let lastError: unknown;
-  for (const file of candidates) {
+  const override = process.env.LIBSSH2_NODE_ADDON;
+  let file: string;
+  if (override) {
+    file = path.resolve(override);
+  } else {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
     try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      return require(file) as NativeAddon;
+      file = nodeGypBuild.resolve(path.join(__dirname, '..'));
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw e;
-      lastError = e;
+      throw new Error(
+        'libssh2: no native addon for this platform: no prebuild matches and none was built. ' +
+          'Build it from the shipped libssh2 source with `npm rebuild libssh2` (needs a C++ compiler, make and ' +
+          'python3; where npm blocks dependency install scripts, `npm install-scripts approve libssh2` first). ' +
+          (e as Error).message,
+        { cause: e },
+      );
     }
   }
-  throw new Error(`libssh2: the native addon is not built (run \`npm install\`): ${String(lastError)}`);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require(file) as NativeAddon;
 }
 
 /** The addon, loaded once per module instance (per thread: the addon is context-aware). */

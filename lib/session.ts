@@ -167,7 +167,7 @@ export class Session {
           sock.once('error', reject);
         }).then(() => this.#attach(sock, false));
       }
-      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-member-access
       const handle = (sock as any)._handle as { fd?: number; readStop?: () => number } | null;
       if (handle && typeof handle.fd === 'number' && handle.fd >= 0 && sock.readableLength === 0 && !sock.destroyed) {
         // Fast path: libssh2 does the I/O itself on a dup of the socket's fd.
@@ -421,7 +421,10 @@ export class Session {
     }, undefined, true);
   }
 
-  /** Disconnect, then free. Idempotent. */
+  /**
+   * Disconnect, then free: `libssh2_session_disconnect_ex` (`SSH_DISCONNECT_BY_APPLICATION`)
+   * then `libssh2_session_free`. Idempotent.
+   */
   async close(): Promise<void> {
     if (this.#freed) return;
     try {
@@ -567,7 +570,8 @@ export class Session {
 
   /**
    * A local TCP server whose connections are forwarded through this session to
-   * `remoteHost:remotePort` (`localPort` 0: any free port, see `server.address()`).
+   * `remoteHost:remotePort` (`localPort` 0: any free port, see `server.address()`), one
+   * `libssh2_channel_direct_tcpip_ex` channel per connection (Node-native layer).
    */
   forwardLocal(localPort: number, remoteHost: string, remotePort: number, localHost?: string): Promise<net.Server> {
     return this.#run('libssh2_channel_direct_tcpip_ex', () => {
@@ -580,7 +584,8 @@ export class Session {
 
   /**
    * The server listens on `remotePort` (0: it picks, see `boundPort`) and each connection is
-   * piped to `localHost:localPort` here. `close()` stops it.
+   * piped to `localHost:localPort` here. `close()` stops it. Built on
+   * `libssh2_channel_forward_listen_ex` and `libssh2_channel_forward_accept` (Node-native layer).
    */
   forwardRemote(remotePort: number, localHost: string, localPort: number): Promise<RemoteForward> {
     return this.#run('libssh2_channel_forward_listen_ex', () => {
@@ -591,7 +596,10 @@ export class Session {
     });
   }
 
-  /** Runs `command`: its stdout, stderr, exit status and signal (Node-native layer). */
+  /**
+   * Runs `command`: its stdout, stderr, exit status and signal (Node-native layer: a
+   * `libssh2_channel_open_session` channel, `libssh2_channel_exec`, reads until EOF, close).
+   */
   exec(command: string, opts?: ExecOptions): Promise<ExecResult> {
     return this.#run('libssh2_channel_process_startup', () => exec(this, command, opts));
   }
@@ -610,7 +618,8 @@ export class Session {
 
   /**
    * Authenticates with each identity of the SSH agent until one works (as ssh2-python).
-   * `agentPath` is the agent socket (default `$SSH_AUTH_SOCK`).
+   * `agentPath` is the agent socket (default `$SSH_AUTH_SOCK`). Built on `libssh2_agent_connect`,
+   * `libssh2_agent_list_identities` and `libssh2_agent_userauth`.
    */
   userauthAgent(username: string, agentPath?: string): Promise<void> {
     return this.#run('libssh2_agent_userauth', () => {

@@ -31,6 +31,7 @@ export class SftpAttributes {
   atime = 0;
   mtime = 0;
 
+  /** Attributes with the given fields (the others 0). */
   constructor(init?: Partial<NativeAttrs>) {
     if (init) Object.assign(this, init);
   }
@@ -40,14 +41,17 @@ export class SftpAttributes {
     return this.filesize;
   }
 
+  /** `LIBSSH2_SFTP_S_ISDIR(permissions)`. */
   isDirectory(): boolean {
     return (this.permissions & LIBSSH2_SFTP_S_IFMT) === LIBSSH2_SFTP_S_IFDIR;
   }
 
+  /** `LIBSSH2_SFTP_S_ISREG(permissions)`. */
   isFile(): boolean {
     return (this.permissions & LIBSSH2_SFTP_S_IFMT) === LIBSSH2_SFTP_S_IFREG;
   }
 
+  /** `LIBSSH2_SFTP_S_ISLNK(permissions)`. */
   isSymbolicLink(): boolean {
     return (this.permissions & LIBSSH2_SFTP_S_IFMT) === LIBSSH2_SFTP_S_IFLNK;
   }
@@ -323,52 +327,63 @@ export class Sftp {
   /**
    * Downloads `remote` to the local path `local` with `concurrency` SFTP objects in parallel;
    * the file appears under `local` only when complete (written to a temporary name first).
+   * Node-native layer over `libssh2_sftp_open_ex` and `libssh2_sftp_read`.
    */
   fastGet(remote: string, local: string, opts?: TransferOptions): Promise<void> {
     return transfer.fastGet(this, remote, local, opts);
   }
 
-  /** Uploads `local` to `remote`, like `fastGet` the other way (posix-rename over the target). */
+  /**
+   * Uploads `local` to `remote`, like `fastGet` the other way (posix-rename over the target).
+   * Node-native layer over `libssh2_sftp_open_ex`, `libssh2_sftp_write` and
+   * `libssh2_sftp_posix_rename_ex`.
+   */
   fastPut(local: string, remote: string, opts?: TransferOptions): Promise<void> {
     return transfer.fastPut(this, local, remote, opts);
   }
 
-  /** Downloads a remote directory tree, keeping mode and mtime. */
+  /** Downloads a remote directory tree, keeping mode and mtime (`libssh2_sftp_readdir_ex`, `fastGet`). */
   getDirectory(remote: string, local: string, opts?: TransferOptions): Promise<void> {
     return transfer.getDirectory(this, remote, local, opts);
   }
 
-  /** Uploads a local directory tree, keeping mode and mtime. */
+  /** Uploads a local directory tree, keeping mode and mtime (`fastPut`, `libssh2_sftp_setstat`). */
   putDirectory(local: string, remote: string, opts?: TransferOptions): Promise<void> {
     return transfer.putDirectory(this, local, remote, opts);
   }
 
-  /** A Readable of a remote file (`start`/`end` inclusive, `highWaterMark` bytes per read). */
+  /**
+   * A Readable of a remote file (`start`/`end` inclusive, `highWaterMark` bytes per read):
+   * `libssh2_sftp_open_ex`, `libssh2_sftp_seek64`, `libssh2_sftp_read`.
+   */
   createReadStream(path: string, opts?: ReadStreamOptions): Readable {
     return transfer.createReadStream(this, path, opts);
   }
 
-  /** A Writable to a remote file (`flags` 'w' or 'a', `mode`). */
+  /** A Writable to a remote file (`flags` 'w' or 'a', `mode`): `libssh2_sftp_open_ex`, `libssh2_sftp_write`. */
   createWriteStream(path: string, opts?: WriteStreamOptions): Writable {
     return transfer.createWriteStream(this, path, opts);
   }
 
-  /** The whole content of a remote file. */
+  /** The whole content of a remote file (`libssh2_sftp_open_ex`, `libssh2_sftp_read` to EOF). */
   readFile(path: string): Promise<Buffer> {
     return transfer.readFile(this, path);
   }
 
-  /** Creates or replaces a remote file with `data`. */
+  /** Creates or replaces a remote file with `data` (`libssh2_sftp_open_ex`, `libssh2_sftp_write`). */
   writeFile(path: string, data: Buffer | string, mode?: number): Promise<void> {
     return transfer.writeFile(this, path, data, mode);
   }
 
-  /** `false`, or what is at `path`: 'd' directory, '-' file, 'l' symbolic link, '?' other. */
+  /**
+   * `false`, or what is at `path`: 'd' directory, '-' file, 'l' symbolic link, '?' other
+   * (`libssh2_sftp_lstat`; `false` on `LIBSSH2_FX_NO_SUCH_FILE`).
+   */
   exists(path: string): Promise<false | 'd' | '-' | 'l' | '?'> {
     return transfer.exists(this, path);
   }
 
-  /** The entries of a directory (without `.` and `..`), ssh2-sftp-client style. */
+  /** The entries of a directory (without `.` and `..`), ssh2-sftp-client style (`libssh2_sftp_readdir_ex`). */
   list(dir: string): Promise<ListEntry[]> {
     return transfer.list(this, dir);
   }
@@ -461,7 +476,7 @@ export class SftpHandle {
       (e): SftpDirEntry | null => e && [e[0], new SftpAttributes(e[1]), e[2]]);
   }
 
-  /** Iterates the entries of a directory handle. */
+  /** Iterates the entries of a directory handle (`libssh2_sftp_readdir_ex` until it returns 0). */
   async *[Symbol.asyncIterator](): AsyncGenerator<SftpDirEntry> {
     for (let e = await this.readdir(); e; e = await this.readdir()) yield e;
   }

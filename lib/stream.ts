@@ -44,7 +44,7 @@ export function channelStream(channel: Channel): ChannelStream {
     },
     destroy(err, callback) {
       stderr.destroy();
-      channel[Symbol.asyncDispose]().then(() => callback(err), (e) => callback(err ?? e));
+      channel[Symbol.asyncDispose]().then(() => callback(err), (e: Error) => callback(err ?? e));
     },
   }) as ChannelStream;
   Object.defineProperty(duplex, 'stderr', { value: stderr, enumerable: true });

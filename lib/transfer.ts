@@ -35,7 +35,7 @@ export interface TransferOptions {
 const DEFAULT_CHUNK = 960000;
 
 function abortError(signal: AbortSignal): Error {
-  const reason = signal.reason;
+  const reason: unknown = signal.reason;
   if (reason instanceof Error) return reason;
   const e = new Error('the transfer was aborted');
   e.name = 'AbortError';
@@ -299,7 +299,7 @@ export function createReadStream(sftp: Sftp, path: string, opts: ReadStreamOptio
       }
     },
     destroy(err, callback) {
-      (handle ? handle.close() : Promise.resolve()).then(() => callback(err), (e) => callback(err ?? e));
+      (handle ? handle.close() : Promise.resolve()).then(() => callback(err), (e: Error) => callback(err ?? e));
     },
   });
 }
@@ -332,7 +332,7 @@ export function createWriteStream(sftp: Sftp, path: string, opts: WriteStreamOpt
       handle!.close().then(() => callback(), callback);
     },
     destroy(err, callback) {
-      (handle ? handle.close() : Promise.resolve()).then(() => callback(err), (e) => callback(err ?? e));
+      (handle ? handle.close() : Promise.resolve()).then(() => callback(err), (e: Error) => callback(err ?? e));
     },
   });
 }

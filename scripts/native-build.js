@@ -30,4 +30,18 @@ function nodeGyp() {
   }
 }
 
-module.exports = { nodeDir, nodeGyp };
+/** The newest mtime (ms) of everything the addon is built from. */
+function newestSource(root) {
+  let newest = 0;
+  const visit = (p) => {
+    const st = fs.statSync(p);
+    if (st.isDirectory()) for (const f of fs.readdirSync(p)) visit(path.join(p, f));
+    else newest = Math.max(newest, st.mtimeMs);
+  };
+  for (const p of ['binding', 'binding.gyp', 'deps/sources.json', 'deps/config', 'deps/libssh2/.libssh2-stamp.json']) {
+    if (fs.existsSync(path.join(root, p))) visit(path.join(root, p));
+  }
+  return newest;
+}
+
+module.exports = { nodeDir, nodeGyp, newestSource };

@@ -197,7 +197,7 @@ describe('channels', () => {
       kept = ch;
       await ch.exec('true');
     }
-    expect(() => kept!.eof()).toThrow(BadUseError);
+    expect(() => kept.eof()).toThrow(BadUseError);
   });
 
   it('bad arguments: TypeError/RangeError, never a crash', async () => {

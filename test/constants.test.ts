@@ -4,7 +4,7 @@ import * as constants from '../lib/constants';
 import { native } from '../lib/native';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { readDefines } = require('../scripts/header-defines') as {
-  readDefines(dir: string): { name: string; value: number | string; header: string }[];
+  readDefines: (dir: string) => { name: string; value: number | string; header: string }[];
 };
 
 const defines = readDefines(path.join(__dirname, '..', 'deps', 'libssh2', 'include'));

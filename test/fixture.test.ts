@@ -29,7 +29,7 @@ function withOption(args: string[], option: string, value: string): string[] {
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '-o' && args[i + 1]?.startsWith(`${option}=`)) i++;
-    else out.push(args[i] as string);
+    else out.push(args[i]);
   }
   return ['-o', `${option}=${value}`, ...out];
 }
@@ -156,7 +156,7 @@ describe('fixture description', () => {
   it('authorizes exactly the keys marked authorized', () => {
     const authorized = fs.readFileSync(f.authorizedKeysFile, 'utf8');
     for (const key of Object.values(f.keys)) {
-      const blob = fs.readFileSync(key.public, 'utf8').split(/\s+/)[1] as string;
+      const blob = fs.readFileSync(key.public, 'utf8').split(/\s+/)[1];
       expect([key.public, authorized.includes(blob)]).toEqual([key.public, key.authorized]);
     }
   });

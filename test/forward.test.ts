@@ -110,7 +110,9 @@ describe('port forwarding', () => {
     // A client connecting to the server's port (the server is this machine).
     const client = net.connect(listener.boundPort, '127.0.0.1');
     const ch = await accepting;
-    const fromClient = new Promise<Buffer>((r) => ch.read().then(r));
+    const fromClient = new Promise<Buffer>((r, j) => {
+      ch.read().then(r, j);
+    });
     client.write('hello from the client');
     expect((await fromClient).toString()).toBe('hello from the client');
     const toClient = new Promise<string>((r) => client.once('data', (d) => r(d.toString())));

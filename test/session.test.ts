@@ -368,7 +368,7 @@ describe('session behaviour', () => {
       kept = s;
       await auth(s);
     }
-    expect(kept!.closed).toBe(true);
+    expect(kept.closed).toBe(true);
   });
 
   it('sessions dropped without close are collected without a crash (GC)', async () => {
