@@ -21,13 +21,14 @@ int PublickeyRc(LIBSSH2_SESSION* session, int rc) {
 }  // namespace
 
 Napi::Function PublicKey::Init(Napi::Env env) {
-  return DefineClass(env, "PublicKeySubsystem", {
-      InstanceMethod<&PublicKey::ListFetch>("listFetch"),
-      InstanceMethod<&PublicKey::Add>("add"),
-      InstanceMethod<&PublicKey::Remove>("remove"),
-      InstanceMethod<&PublicKey::Shutdown>("shutdown"),
-      InstanceMethod<&PublicKey::IsFreed>("isFreed"),
-  });
+  return DefineClass(env, "PublicKeySubsystem",
+                     {
+                         InstanceMethod<&PublicKey::ListFetch>("listFetch"),
+                         InstanceMethod<&PublicKey::Add>("add"),
+                         InstanceMethod<&PublicKey::Remove>("remove"),
+                         InstanceMethod<&PublicKey::Shutdown>("shutdown"),
+                         InstanceMethod<&PublicKey::IsFreed>("isFreed"),
+                     });
 }
 
 Napi::Value PublicKey::NewInstance(Napi::Env env, Session* session, LIBSSH2_PUBLICKEY* pkey) {
@@ -38,7 +39,8 @@ Napi::Value PublicKey::NewInstance(Napi::Env env, Session* session, LIBSSH2_PUBL
 PublicKey::PublicKey(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PublicKey>(info) {
   Napi::Env env = info.Env();
   if (!info[0].IsExternal() || !info[1].IsExternal()) {
-    Napi::TypeError::New(env, "PublicKeySubsystem objects come from session.publickeyInit()").ThrowAsJavaScriptException();
+    Napi::TypeError::New(env, "PublicKeySubsystem objects come from session.publickeyInit()")
+        .ThrowAsJavaScriptException();
     return;
   }
   session_ = info[0].As<Napi::External<Session>>().Data();
@@ -76,8 +78,8 @@ Napi::Value PublicKey::IsFreed(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), pkey_ == nullptr || shutting_down_);
 }
 
-#define PUBLICKEY_GUARD(fn)                    \
-  Napi::Env env = info.Env();                  \
+#define PUBLICKEY_GUARD(fn)   \
+  Napi::Env env = info.Env(); \
   if (!Usable(env, fn)) return env.Undefined();
 
 Napi::Value PublicKey::ListFetch(const Napi::CallbackInfo& info) {
@@ -92,32 +94,35 @@ Napi::Value PublicKey::ListFetch(const Napi::CallbackInfo& info) {
   };
   auto out = std::make_shared<Out>();
   LIBSSH2_SESSION* session = session_->raw();
-  return session_->scheduler()->Enqueue(MakeTargetOp(this, "libssh2_publickey_list_fetch", &gate_, 0,
-      [out, session](LIBSSH2_PUBLICKEY* p) {
-        out->pkey = p;
-        return PublickeyRc(session, libssh2_publickey_list_fetch(p, &out->count, &out->list));
-      },
-      [out](Napi::Env env, int) -> Napi::Value {
-        Napi::Array keys = Napi::Array::New(env, out->count);
-        for (unsigned long i = 0; i < out->count; i++) {  // NOLINT(runtime/int)
-          const libssh2_publickey_list& k = out->list[i];
-          Napi::Object o = Napi::Object::New(env);
-          o.Set("name", Napi::String::New(env, reinterpret_cast<const char*>(k.name), k.name_len));
-          o.Set("blob", Napi::Buffer<unsigned char>::Copy(env, k.blob, k.blob_len));
-          Napi::Array attrs = Napi::Array::New(env, k.num_attrs);
-          for (unsigned long j = 0; j < k.num_attrs; j++) {  // NOLINT(runtime/int)
-            const libssh2_publickey_attribute& a = k.attrs[j];
-            Napi::Object ao = Napi::Object::New(env);
-            ao.Set("name", Napi::String::New(env, a.name, a.name_len));
-            ao.Set("value", Napi::String::New(env, a.value, a.value_len));
-            ao.Set("mandatory", Napi::Boolean::New(env, a.mandatory != 0));
-            attrs.Set(static_cast<uint32_t>(j), ao);
-          }
-          o.Set("attrs", attrs);
-          keys.Set(static_cast<uint32_t>(i), o);
-        }
-        return keys;
-      }), session_->timeout_ms());
+  return session_->scheduler()->Enqueue(
+      MakeTargetOp(
+          this, "libssh2_publickey_list_fetch", &gate_, 0,
+          [out, session](LIBSSH2_PUBLICKEY* p) {
+            out->pkey = p;
+            return PublickeyRc(session, libssh2_publickey_list_fetch(p, &out->count, &out->list));
+          },
+          [out](Napi::Env env, int) -> Napi::Value {
+            Napi::Array keys = Napi::Array::New(env, out->count);
+            for (unsigned long i = 0; i < out->count; i++) {  // NOLINT(runtime/int)
+              const libssh2_publickey_list& k = out->list[i];
+              Napi::Object o = Napi::Object::New(env);
+              o.Set("name", Napi::String::New(env, reinterpret_cast<const char*>(k.name), k.name_len));
+              o.Set("blob", Napi::Buffer<unsigned char>::Copy(env, k.blob, k.blob_len));
+              Napi::Array attrs = Napi::Array::New(env, k.num_attrs);
+              for (unsigned long j = 0; j < k.num_attrs; j++) {  // NOLINT(runtime/int)
+                const libssh2_publickey_attribute& a = k.attrs[j];
+                Napi::Object ao = Napi::Object::New(env);
+                ao.Set("name", Napi::String::New(env, a.name, a.name_len));
+                ao.Set("value", Napi::String::New(env, a.value, a.value_len));
+                ao.Set("mandatory", Napi::Boolean::New(env, a.mandatory != 0));
+                attrs.Set(static_cast<uint32_t>(j), ao);
+              }
+              o.Set("attrs", attrs);
+              keys.Set(static_cast<uint32_t>(i), o);
+            }
+            return keys;
+          }),
+      session_->timeout_ms());
 }
 
 // add(name, blob, overwrite, attrs: [{ name, value, mandatory }]) — lib/publickey.ts checks types.
@@ -161,13 +166,17 @@ Napi::Value PublicKey::Add(const Napi::CallbackInfo& info) {
     }
   }
   LIBSSH2_SESSION* session = session_->raw();
-  return session_->scheduler()->Enqueue(MakeTargetOp(this, "libssh2_publickey_add_ex", &gate_, 0,
-      [args, overwrite, session](LIBSSH2_PUBLICKEY* p) {
-        return PublickeyRc(session, libssh2_publickey_add_ex(
-            p, reinterpret_cast<const unsigned char*>(args->name.data()), args->name.size(),
-            reinterpret_cast<const unsigned char*>(args->blob.data()), args->blob.size(), overwrite,
-            args->attrs.size(), args->attrs.empty() ? nullptr : args->attrs.data()));
-      }), session_->timeout_ms());
+  return session_->scheduler()->Enqueue(
+      MakeTargetOp(this, "libssh2_publickey_add_ex", &gate_, 0,
+                   [args, overwrite, session](LIBSSH2_PUBLICKEY* p) {
+                     return PublickeyRc(
+                         session, libssh2_publickey_add_ex(p, reinterpret_cast<const unsigned char*>(args->name.data()),
+                                                           args->name.size(),
+                                                           reinterpret_cast<const unsigned char*>(args->blob.data()),
+                                                           args->blob.size(), overwrite, args->attrs.size(),
+                                                           args->attrs.empty() ? nullptr : args->attrs.data()));
+                   }),
+      session_->timeout_ms());
 }
 
 Napi::Value PublicKey::Remove(const Napi::CallbackInfo& info) {
@@ -176,12 +185,15 @@ Napi::Value PublicKey::Remove(const Napi::CallbackInfo& info) {
   bool has_blob;
   if (!ArgString(info, 0, &name, "name") || !ArgBytes(info, 1, &blob, &has_blob, "blob")) return env.Undefined();
   LIBSSH2_SESSION* session = session_->raw();
-  return session_->scheduler()->Enqueue(MakeTargetOp(this, "libssh2_publickey_remove_ex", &gate_, 0,
-      [name, blob, session](LIBSSH2_PUBLICKEY* p) {
-        return PublickeyRc(session, libssh2_publickey_remove_ex(
-            p, reinterpret_cast<const unsigned char*>(name.data()), name.size(),
-            reinterpret_cast<const unsigned char*>(blob.data()), blob.size()));
-      }), session_->timeout_ms());
+  return session_->scheduler()->Enqueue(
+      MakeTargetOp(this, "libssh2_publickey_remove_ex", &gate_, 0,
+                   [name, blob, session](LIBSSH2_PUBLICKEY* p) {
+                     return PublickeyRc(session,
+                                        libssh2_publickey_remove_ex(
+                                            p, reinterpret_cast<const unsigned char*>(name.data()), name.size(),
+                                            reinterpret_cast<const unsigned char*>(blob.data()), blob.size()));
+                   }),
+      session_->timeout_ms());
 }
 
 Napi::Value PublicKey::Shutdown(const Napi::CallbackInfo& info) {
@@ -192,11 +204,13 @@ Napi::Value PublicKey::Shutdown(const Napi::CallbackInfo& info) {
   shutting_down_ = true;
   // After the calls queued before it (same gate); frees the channel (waits for the peer's CLOSE).
   return session_->scheduler()->Enqueue(MakeTargetOp(this, "libssh2_publickey_shutdown", &gate_, Op::kTeardown,
-      [this](LIBSSH2_PUBLICKEY* p) {
-        int rc = libssh2_publickey_shutdown(p);
-        if (rc != LIBSSH2_ERROR_EAGAIN) pkey_ = nullptr;  // freed whatever it returns
-        return rc;
-      }), session_->timeout_ms());
+                                                     [this](LIBSSH2_PUBLICKEY* p) {
+                                                       int rc = libssh2_publickey_shutdown(p);
+                                                       if (rc != LIBSSH2_ERROR_EAGAIN)
+                                                         pkey_ = nullptr;  // freed whatever it returns
+                                                       return rc;
+                                                     }),
+                                        session_->timeout_ms());
 }
 
 }  // namespace node_libssh2

@@ -88,7 +88,7 @@ class Session : public Napi::ObjectWrap<Session>, public SchedulerOwner {
 
   bool CheckUsable(Napi::Env env, const char* fn);
   void CloseFd();
-  void FreeNow();  // synchronous free on dead I/O (finalizer, environment teardown)
+  void FreeNow();     // synchronous free on dead I/O (finalizer, environment teardown)
   void FinishFree();  // after the free op: close the socket, release the queue
 
   // Synchronous methods.

@@ -43,7 +43,8 @@ export interface NativeSession {
   waitSocket(timeoutMs: number): Promise<boolean>;
   handshake(fd: number): Promise<void>;
   disconnect(description: string, reason: number): Promise<void>;
-  free(): Promise<void>;
+  /** A Promise; in freeNb() the number 0 or LIBSSH2_ERROR_EAGAIN. */
+  free(): Promise<void> | number;
   keepaliveSend(): Promise<number>;
   userauthList(user: string): Promise<string[] | null>;
   userauthPassword(user: string, password: string, onChange?: () => string): Promise<void>;

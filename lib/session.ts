@@ -409,7 +409,7 @@ export class Session {
       this.#freed = true;
       let result: Promise<void> | number;
       try {
-        result = this.native.free() as Promise<void> | number; // a number in freeNb()
+        result = this.native.free();
       } catch (e) {
         cleanup();
         throw e;

@@ -38,7 +38,7 @@ const sawEagain = new Set<string>();
 async function nb<T>(s: Session, name: string, call: () => T | typeof EAGAIN, attempts = 20000): Promise<T> {
   for (let i = 0; i < attempts; i++) {
     const r = call();
-    if (r !== EAGAIN) return r as T;
+    if (r !== EAGAIN) return r;
     sawEagain.add(name);
     await s.waitSocket(10000);
   }
