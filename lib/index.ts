@@ -27,6 +27,7 @@ export { parseKnownHosts, checkHostKey } from './knownhosts';
 export type { KnownHostsLine, HostKeyStatus } from './knownhosts';
 export type { KnownHost, KnownHostCheck } from './knownhost';
 export type { ExitSignal } from './channel';
+export type { Nb, NbResult } from './nb';
 export { Sftp, SftpHandle, SftpAttributes } from './sftp';
 export type { SftpStatVfs, SftpDirEntry, SftpAttributesInput } from './sftp';
 export type { TransferOptions, ListEntry, ReadStreamOptions, WriteStreamOptions } from './transfer';
