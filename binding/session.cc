@@ -964,11 +964,15 @@ Napi::Value Session::UserauthPassword(const Napi::CallbackInfo& info) {
   // The password-change callback runs inline (this op is never heavy) and may call JS directly.
   auto cb = has_cb ? std::make_shared<Napi::FunctionReference>(Napi::Persistent(info[2].As<Napi::Function>()))
                    : std::shared_ptr<Napi::FunctionReference>();
+  // PasswordChange is passed even without a JS callback: it then answers "no new password",
+  // which libssh2 reports as LIBSSH2_ERROR_PASSWORD_EXPIRED. Given no callback at all, 1.11.1
+  // falls through to AUTHENTICATION_FAILED (its "no callback specified" branch is attached to
+  // the wrong if).
   auto op = MakeOp("libssh2_userauth_password_ex", session_gate(), 0,
       [this, user, password, cb](LIBSSH2_SESSION* s) {
         password_change_cb = cb.get();
         int rc = libssh2_userauth_password_ex(s, user.c_str(), static_cast<unsigned>(user.size()), password.c_str(),
-                                              static_cast<unsigned>(password.size()), cb ? &PasswordChange : nullptr);
+                                              static_cast<unsigned>(password.size()), &PasswordChange);
         password_change_cb = nullptr;
         return rc;
       });
