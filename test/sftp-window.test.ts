@@ -21,6 +21,7 @@ const Protocol = require('ssh2/lib/protocol/Protocol.js') as { prototype: Proto 
 
 describe('SFTP requests larger than the send window', () => {
   const timers = new Set<NodeJS.Timeout>();
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- restored as it was, and called with .call()
   const original = Protocol.prototype.channelOpenConfirm;
   const received: string[] = [];
   let server: Server;
