@@ -257,9 +257,11 @@ void Scheduler::PumpFromLoop() {
 void Scheduler::RunOnce(bool* progressed, bool* dispatched) {
   // Only the oldest op of a gate may step (FIFO per libssh2 state machine): one pass in queue
   // order finds the gate heads. Ops unblocked by a completion step in the next pass.
-  std::vector<Op*> order;
-  order.reserve(queue_.size());
-  std::unordered_set<const void*> gates;
+  // Member containers, cleared not freed: no allocation per pass once warm.
+  std::vector<Op*>& order = order_;
+  std::unordered_set<const void*>& gates = gates_;
+  order.clear();
+  gates.clear();
   for (Op* op : queue_) {
     bool behind = (op->gate() != nullptr && gates.count(op->gate()) != 0) ||
                   (op->gate2() != nullptr && gates.count(op->gate2()) != 0);

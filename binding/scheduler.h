@@ -227,6 +227,8 @@ class Scheduler {
   int poll_events_ = 0;
   std::deque<Op*> queue_;
   std::unordered_set<Op*> live_;  // the ops in queue_, for O(1) membership
+  std::vector<Op*> order_;                  // RunOnce's pass, reused
+  std::unordered_set<const void*> gates_;   // RunOnce's gate heads, reused
   Op* send_owner_ = nullptr;
   Op* worker_op_ = nullptr;   // the op a pool thread is stepping  // the op whose partial packet must be flushed first (PITFALLS 1)
   bool pumping_ = false;
