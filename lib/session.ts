@@ -2,6 +2,7 @@
  * `Session`: one `LIBSSH2_SESSION`, its socket and its op queue. Methods map one-to-one onto
  * libssh2's `libssh2_session_*` and `libssh2_userauth_*` functions (DESIGN.md "API contract").
  */
+import { EventEmitter } from 'events';
 import * as net from 'net';
 import type { Duplex } from 'stream';
 import { native, type NativeSession, type ScpStat } from './native';
@@ -36,21 +37,43 @@ function isDuplex(value: unknown): value is Duplex {
     typeof (value as Duplex).on === 'function';
 }
 
+/** The events of a `Session`. */
+export interface SessionEvents {
+  /**
+   * Once, when the session ends: with the `ConnectionError` (or `TimeoutError`) that closed it,
+   * or with no argument when it was freed. A session never emits `'error'`.
+   */
+  close: [error?: Libssh2Error];
+}
+
 /**
  * An SSH session (`LIBSSH2_SESSION`). Create it, `handshake()` it over a socket, authenticate,
  * then open channels. Async methods return Promises and never block the event loop; the
  * session runs libssh2 in non-blocking mode and waits on its socket with `uv_poll`.
+ * It emits `'close'` once (see {@link SessionEvents}) and never `'error'`.
  */
-export class Session {
+export class Session extends EventEmitter<SessionEvents> {
   /** @internal */
   readonly native: NativeSession;
   #blocking = true;
   #pump: { pair: net.Socket; stream: Duplex; cleanup: () => void } | undefined;
   #freed = false;
+  #closeEmitted = false;
+  // Held here: the addon holds it weakly.
+  readonly #onNativeClose = () => queueMicrotask(() => this.#emitClose(this.closeError));
 
   /** `libssh2_session_init_ex()`. */
   constructor() {
+    super();
     this.native = new native.Session();
+    this.native.onClose(this.#onNativeClose);
+  }
+
+  #emitClose(error?: Libssh2Error): void {
+    if (this.#closeEmitted) return;
+    this.#closeEmitted = true;
+    if (error === undefined) this.emit('close');
+    else this.emit('close', error);
   }
 
   /** True once the session lost its connection (or timed out mid-state) or was freed. */
@@ -319,6 +342,7 @@ export class Session {
     } finally {
       this.#pump?.cleanup();
       this.#pump = undefined;
+      this.#emitClose();
     }
   }
 
