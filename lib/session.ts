@@ -13,7 +13,8 @@ import { Listener } from './listener';
 import { KnownHosts } from './knownhost';
 import { Agent, userauthAgent } from './agent';
 import { forwardLocal, forwardRemote, type RemoteForward } from './forward';
-import { exec, type ExecOptions, type ExecResult } from './exec';
+import { exec, spawn, shell, type ExecOptions, type ExecResult, type RemoteProcess, type ShellOptions, type SpawnOptions } from './exec';
+import type { ChannelStream } from './stream';
 import { SSH_DISCONNECT_BY_APPLICATION } from './constants';
 import { badUse, checkInt, checkOptString, checkString, nonBlockingMisuse } from './check';
 
@@ -516,9 +517,32 @@ export class Session extends EventEmitter<SessionEvents> {
     });
   }
 
-  /** Runs `command`: its stdout, stderr, exit status and signal (Node-native layer). */
-  exec(command: string, opts?: ExecOptions): Promise<ExecResult> {
+  /**
+   * Runs `command` (`libssh2_channel_exec()` on a new channel): its stdout, stderr, exit status
+   * and signal, with stdin from `input` (Node-native layer). Strings with `encoding`.
+   */
+  exec(command: string, opts: ExecOptions & { encoding: BufferEncoding }): Promise<ExecResult<string>>;
+  exec(command: string, opts?: ExecOptions): Promise<ExecResult>;
+  exec(command: string, opts?: ExecOptions): Promise<ExecResult<Buffer | string>> {
     return this.#run('libssh2_channel_process_startup', () => exec(this, command, opts));
+  }
+
+  /**
+   * Starts `command` (`libssh2_channel_exec()` on a new channel) and resolves, once it runs, to
+   * a ChildProcess-like {@link RemoteProcess}: stdin/stdout/stderr streams, `kill(signal)`,
+   * `'exit'` and `'close'` events (Node-native layer).
+   */
+  spawn(command: string, opts?: SpawnOptions): Promise<RemoteProcess> {
+    return this.#run('libssh2_channel_process_startup', () => spawn(this, command, opts));
+  }
+
+  /**
+   * An interactive shell on a pty (`libssh2_channel_request_pty_ex()` then
+   * `libssh2_channel_shell()`): a Duplex (the terminal; `.channel.requestPtySize()` resizes it)
+   * that emits `'exit'` and `'close'` (Node-native layer).
+   */
+  shell(opts?: ShellOptions): Promise<ChannelStream> {
+    return this.#run('libssh2_channel_shell', () => shell(this, opts));
   }
 
   /** `libssh2_knownhost_init()`: an empty known-hosts collection (synchronous). */

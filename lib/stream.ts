@@ -8,7 +8,11 @@ import type { Channel } from './channel';
 
 const READ_SIZE = 65536;
 
-/** A Duplex over a channel: stdout/stdin, plus `stderr`. */
+/**
+ * A Duplex over a channel: stdout/stdin, plus `stderr`. Besides the Duplex events it emits
+ * `'exit'` (code, signal) before `'close'` when the command's exit status or signal arrived
+ * (code null when killed by a signal; signal names without "SIG", e.g. 'TERM').
+ */
 export interface ChannelStream extends Duplex {
   /** The channel's stderr (stream 1). */
   readonly stderr: Readable;
@@ -23,7 +27,11 @@ function pull(channel: Channel, streamId: number, target: Readable): void {
   );
 }
 
-/** Wraps `channel`; `end()` sends EOF, `destroy()` closes and frees the channel. */
+/**
+ * Wraps `channel`; `end()` sends EOF, `destroy()` closes and frees the channel. Once both
+ * directions are done (stdout read to its end and `end()` called) the channel is closed,
+ * `'exit'` and `'close'` follow.
+ */
 export function channelStream(channel: Channel): ChannelStream {
   const stderr = new Readable({
     highWaterMark: READ_SIZE,
@@ -44,7 +52,19 @@ export function channelStream(channel: Channel): ChannelStream {
     },
     destroy(err, callback) {
       stderr.destroy();
-      channel[Symbol.asyncDispose]().then(() => callback(err), (e) => callback(err ?? e));
+      (async () => {
+        if (!channel.native.isFreed()) {
+          try {
+            await channel.close(); // the exit status is final once the peer's CLOSE arrived
+            const code = channel.getExitStatus();
+            const { signal } = channel.getExitSignal();
+            if (code !== null || signal !== null) duplex.emit('exit', code, signal);
+          } catch {
+            // freeing is what is left to do
+          }
+        }
+        await channel.free();
+      })().then(() => callback(err), (e) => callback(err ?? e));
     },
   }) as ChannelStream;
   Object.defineProperty(duplex, 'stderr', { value: stderr, enumerable: true });
