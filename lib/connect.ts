@@ -20,7 +20,7 @@ import {
   LIBSSH2_METHOD_MAC_SC, LIBSSH2_ERROR_TIMEOUT, LIBSSH2_HOSTKEY_HASH_SHA256, LIBSSH2_ERROR_SOCKET_TIMEOUT,
 } from './constants';
 import { appendKnownHost, checkHostKey, linesFor, readKnownHosts } from './knownhosts';
-import { defaultSshConfigFile, parseHostSpec, readSshConfig } from './sshconfig';
+import { defaultSshConfigFile, homeDir, parseHostSpec, readSshConfig } from './sshconfig';
 import { checkInt } from './check';
 
 /** Algorithm lists per method type, most preferred first. */
@@ -110,7 +110,7 @@ const HOSTKEY_ALGOS_OF_TYPE: Record<string, string[]> = {
 };
 
 function defaultKnownHosts(): string[] {
-  return [path.join(os.homedir(), '.ssh', 'known_hosts'), '/etc/ssh/ssh_known_hosts'];
+  return [path.join(homeDir(), '.ssh', 'known_hosts'), '/etc/ssh/ssh_known_hosts'];
 }
 
 function firstSshString(blob: Buffer): string {

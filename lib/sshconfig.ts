@@ -26,9 +26,14 @@ export interface SshHostConfig {
   serverAliveCountMax?: number;
 }
 
+/** The home directory: `$HOME`, else the account's. */
+export function homeDir(): string {
+  return process.env.HOME || os.homedir();
+}
+
 /** The default file: `~/.ssh/config`. */
 export function defaultSshConfigFile(): string {
-  return path.join(os.homedir(), '.ssh', 'config');
+  return path.join(homeDir(), '.ssh', 'config');
 }
 
 function first(v: string | string[] | undefined): string | undefined {
@@ -62,7 +67,7 @@ export function readSshConfig(file: string, alias: string, user?: string): SshHo
   const host = (first(computed.hostname) ?? alias).replace(/%h/g, alias).replace(/%%/g, '%');
   const port = toInt(first(computed.port), 'Port', file);
   const cfgUser = first(computed.user);
-  const home = os.homedir();
+  const home = homeDir();
   const expand = (p: string) => {
     const tokens: Record<string, string> = {
       '%': '%', d: home, h: host, p: String(port ?? 22), r: user ?? cfgUser ?? os.userInfo().username,
