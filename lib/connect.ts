@@ -170,7 +170,7 @@ function resolve(opts: ConnectOptions, file: string | undefined): Resolved {
     knownHostsFiles,
     keepaliveInterval,
     keepaliveCountMax: opts.keepaliveCountMax ?? cfg?.serverAliveCountMax,
-    jump: opts.jump ?? cfg?.proxyJump ?? [],
+    jump: opts.jump ?? (opts.sock ? undefined : cfg?.proxyJump) ?? [], // a given sock is the transport
   };
 }
 

@@ -2,7 +2,7 @@
  * Keepalive: our libssh2 patch (deps/patches/keepalive-replies.patch, PITFALLS 4) and the
  * Node-native layer's timer (`connect({ keepaliveInterval })`) that finds a dead server.
  */
-import { execFileSync, spawn } from 'child_process';
+import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -46,15 +46,29 @@ describe('libssh2_keepalive_send (keepalive-replies patch)', () => {
   }, 30000);
 });
 
-/** Every descendant process of `pid`. */
+/** Every descendant process of `pid`, from /proc (no child process: under ASan's LD_PRELOAD pgrep hangs). */
 function descendants(pid: number): number[] {
-  let kids: number[] = [];
-  try {
-    kids = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
-  } catch {
-    return []; // pgrep exits 1 when there are none
+  const parent = new Map<number, number[]>();
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    parent.set(ppid, [...(parent.get(ppid) ?? []), Number(name)]);
   }
-  return kids.flatMap((k) => [k, ...descendants(k)]);
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const k of parent.get(p) ?? []) {
+      out.push(k);
+      walk(k);
+    }
+  };
+  walk(pid);
+  return out;
 }
 
 describe('connect({ keepaliveInterval }) against a server of its own', () => {

@@ -143,7 +143,8 @@ describe('spawn, shell, exec options', () => {
     expect(total).toBe(100 * 1024 * 1024);
     const growth = peak - rss0;
     console.log(`100 MB through stream(): RSS growth ${(growth / 1048576).toFixed(1)} MiB`);
-    expect(growth).toBeLessThan(64 * 1024 * 1024);
+    // ASan's quarantine keeps freed memory resident (up to 256 MiB): a looser bound there.
+    expect(growth).toBeLessThan((process.env.LIBSSH2_ASAN ? 512 : 64) * 1024 * 1024);
   }, 180000);
 
   it('100 parallel spawn() on one session, every output correct', async () => {
