@@ -51,22 +51,32 @@ export function channelStream(channel: Channel): ChannelStream {
       channel.sendEof().then(() => callback(), callback);
     },
     destroy(err, callback) {
-      stderr.destroy();
-      (async () => {
-        if (!channel.native.isFreed()) {
-          try {
-            await channel.close(); // the exit status is final once the peer's CLOSE arrived
-            const code = channel.getExitStatus();
-            const { signal } = channel.getExitSignal();
-            if (code !== null || signal !== null) duplex.emit('exit', code, signal);
-          } catch {
-            // freeing is what is left to do
-          }
-        }
-        await channel.free();
-      })().then(() => callback(err), (e) => callback(err ?? e));
+      // After the channel's EOF (stdout ended), a stderr that is being read (flowing, or
+      // paused by a pipe's backpressure) is read to its end first: its data may still sit in
+      // libssh2, and the Duplex auto-destroys as soon as stdout ended and stdin finished.
+      if (!err && duplex.readableEnded && !stderr.destroyed && !stderr.readableEnded && stderr.readableFlowing !== null) {
+        stderr.once('close', () => finish(err, callback));
+        return;
+      }
+      finish(err, callback);
     },
   }) as ChannelStream;
+  const finish = (err: Error | null, callback: (error?: Error | null) => void) => {
+    stderr.destroy();
+    (async () => {
+      if (!channel.native.isFreed()) {
+        try {
+          await channel.close(); // the exit status is final once the peer's CLOSE arrived
+          const code = channel.getExitStatus();
+          const { signal } = channel.getExitSignal();
+          if (code !== null || signal !== null) duplex.emit('exit', code, signal);
+        } catch {
+          // freeing is what is left to do
+        }
+      }
+      await channel.free();
+    })().then(() => callback(err), (e) => callback(err ?? e));
+  };
   Object.defineProperty(duplex, 'stderr', { value: stderr, enumerable: true });
   Object.defineProperty(duplex, 'channel', { value: channel, enumerable: true });
   // Once both directions are done, close the channel (its exit status becomes final).

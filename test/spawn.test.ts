@@ -117,6 +117,25 @@ describe('spawn, shell, exec options', () => {
     expect(order).toEqual([['exit', 5, null], 'close']);
   });
 
+  it('stream(): stderr piped to a slow consumer is read to its end although stdout ended long before', async () => {
+    const ch = await s.openSession();
+    await ch.exec('head -c 1000000 /dev/zero >&2; echo out');
+    const st = ch.stream();
+    let errBytes = 0;
+    const slowErr = new Writable({
+      highWaterMark: 16 * 1024,
+      write(chunk: Buffer, _e, cb) {
+        errBytes += chunk.length;
+        setTimeout(cb, 5);
+      },
+    });
+    const exit = new Promise<unknown[]>((r) => st.once('exit', (...a) => r(a)));
+    const [out] = await Promise.all([collect(st), pipeline(st.stderr, slowErr), (async () => { st.end(); })()]);
+    expect(out).toBe('out\n');
+    expect(errBytes).toBe(1000000);
+    expect(await exit).toEqual([0, null]);
+  });
+
   it('100 MB of stdout through stream() to a slow consumer: RSS grows < 64 MiB', async () => {
     const ch = await s.openSession();
     await ch.exec('head -c 104857600 /dev/zero');
