@@ -273,6 +273,8 @@ Napi::Function Session::Init(Napi::Env env) {
       InstanceMethod<&Session::NbCall>("nbCall"),
       InstanceMethod<&Session::WaitSocket>("waitSocket"),
       InstanceMethod<&Session::SetChannelHandler>("setChannelHandler"),
+      InstanceMethod<&Session::OnClose>("onClose"),
+      InstanceMethod<&Session::Fail>("fail"),
       InstanceMethod<&Session::Handshake>("handshake"),
       InstanceMethod<&Session::Disconnect>("disconnect"),
       InstanceMethod<&Session::Free>("free"),
@@ -409,6 +411,7 @@ ssize_t Session::RecvCallback(libssh2_socket_t fd, void* buf, size_t len, int fl
   if (self->dead()) return -ECONNRESET;
   ssize_t n = recv(fd, buf, len, flags);
   if (n > 0) self->received_.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
+  if (n > 0) self->last_recv_ns_.store(uv_hrtime());  // for the Node-native layer's keepalive
   return n < 0 ? -errno : n;
 }
 
@@ -421,6 +424,15 @@ void Session::OnBusy(bool busy) {
 void Session::OnClosed() {
   set_dead();
   if (fd_ >= 0) shutdown(fd_, SHUT_RDWR);
+  // Main thread, inside Scheduler::Fail (a handle scope is open). The handler only schedules
+  // the 'close' event; it never re-enters the scheduler synchronously.
+  if (!on_close_.IsEmpty()) {
+    Napi::Value fn = on_close_.Value();
+    if (fn.IsFunction()) {
+      fn.As<Napi::Function>().Call({});
+      if (env_.IsExceptionPending()) env_.GetAndClearPendingException();
+    }
+  }
 }
 
 void Session::TraceHandler(LIBSSH2_SESSION*, void* context, const char* data, size_t length) {
@@ -756,7 +768,29 @@ Napi::Value Session::State(const Napi::CallbackInfo& info) {
   out.Set("busy", scheduler_ != nullptr && scheduler_->busy());
   out.Set("fd", fd_);
   out.Set("closeError", scheduler_ != nullptr ? scheduler_->close_error(env) : env.Undefined());
+  // ms since bytes last arrived (-1: none yet): dead-peer detection in the Node-native layer.
+  uint64_t last = last_recv_ns_.load();
+  out.Set("recvIdleMs", last == 0 ? -1.0 : static_cast<double>(uv_hrtime() - last) / 1e6);
   return out;
+}
+
+// The Node-native layer's hook for the 'close' event: called when a failure closes the session.
+Napi::Value Session::OnClose(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsFunction()) {
+    Napi::TypeError::New(env, "handler must be a function").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  on_close_ = Napi::Weak(info[0].As<Napi::Function>());
+  return env.Undefined();
+}
+
+// Closes the session with `error` (a dead peer found by the Node-native layer's keepalive):
+// every pending and later op rejects with it, as when the connection fails.
+Napi::Value Session::Fail(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (scheduler_ != nullptr && session_ != nullptr && !freeing_) scheduler_->Fail(info[0]);
+  return env.Undefined();
 }
 
 // ---- async methods

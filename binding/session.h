@@ -117,6 +117,8 @@ class Session : public Napi::ObjectWrap<Session>, public SchedulerOwner {
   Napi::Value NbCall(const Napi::CallbackInfo& info);
   Napi::Value WaitSocket(const Napi::CallbackInfo& info);
   Napi::Value SetChannelHandler(const Napi::CallbackInfo& info);
+  Napi::Value OnClose(const Napi::CallbackInfo& info);
+  Napi::Value Fail(const Napi::CallbackInfo& info);
 
   // Async methods (return a Promise; ops on the queue).
   Napi::Value Handshake(const Napi::CallbackInfo& info);
@@ -150,7 +152,8 @@ class Session : public Napi::ObjectWrap<Session>, public SchedulerOwner {
   bool cleanup_hook_ = false;  // registered with napi_add_env_cleanup_hook
   uint32_t timeout_ms_ = 0;
   std::atomic<bool> dead_{false};
-  std::atomic<uint64_t> received_{0};  // bytes from the socket (wakes waitSocket() waiters)
+  std::atomic<uint64_t> received_{0};      // bytes from the socket (wakes waitSocket() waiters)
+  std::atomic<uint64_t> last_recv_ns_{0};  // uv_hrtime() when bytes last arrived (0: never)
   char session_gate_ = 0;
   char setup_gate_ = 0;
   struct Orphan {
@@ -181,6 +184,7 @@ class Session : public Napi::ObjectWrap<Session>, public SchedulerOwner {
   std::vector<IncomingChannel> incoming_;
   Napi::FunctionReference agent_channel_handler_;
   Napi::FunctionReference x11_channel_handler_;
+  Napi::FunctionReference on_close_;  // weak: the JS Session holds it (no cycle through a persistent)
 };
 
 }  // namespace node_libssh2

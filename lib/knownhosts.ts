@@ -2,6 +2,11 @@
  * OpenSSH known_hosts files, parsed in TypeScript (libssh2's own parser knows neither
  * `@revoked` nor `@cert-authority`): plain and hashed (`|1|salt|hash`) names, patterns with `*`,
  * `?` and `!`, `[host]:port` entries, markers, comments. Unknown lines are skipped.
+ *
+ * `@cert-authority` lines are parsed and then skipped: they vouch for host *certificates*,
+ * which libssh2 1.11.1 cannot present (it offers no `*-cert-v01@openssh.com` host-key
+ * algorithm), and a CA key is never a plain host key — so such a line neither matches nor
+ * contradicts the server's key. `@revoked` keys are refused whatever host they name.
  */
 import * as crypto from 'crypto';
 import * as fs from 'fs';

@@ -2,6 +2,7 @@
  * `Session`: one `LIBSSH2_SESSION`, its socket and its op queue. Methods map one-to-one onto
  * libssh2's `libssh2_session_*` and `libssh2_userauth_*` functions (DESIGN.md "API contract").
  */
+import { EventEmitter } from 'events';
 import * as net from 'net';
 import type { Duplex } from 'stream';
 import { native, type NativeSession, type ScpStat } from './native';
@@ -13,7 +14,8 @@ import { KnownHosts } from './knownhost';
 import { Agent, userauthAgent } from './agent';
 import { forwardLocal, forwardRemote, serveAgentChannel, type RemoteForward } from './forward';
 import { PublicKeySubsystem } from './publickey';
-import { exec, type ExecOptions, type ExecResult } from './exec';
+import { exec, spawn, shell, type ExecOptions, type ExecResult, type RemoteProcess, type ShellOptions, type SpawnOptions } from './exec';
+import type { ChannelStream } from './stream';
 import { LIBSSH2_ERROR_EAGAIN, SSH_DISCONNECT_BY_APPLICATION } from './constants';
 import { inNbCall, installNb, runOp, type Nb } from './nb';
 import { badUse, checkInt, checkOptString, checkString, nonBlockingMisuse } from './check';
@@ -41,12 +43,22 @@ function isDuplex(value: unknown): value is Duplex {
     typeof (value as Duplex).on === 'function';
 }
 
+/** The events of a `Session`. */
+export interface SessionEvents {
+  /**
+   * Once, when the session ends: with the `ConnectionError` (or `TimeoutError`) that closed it,
+   * or with no argument when it was freed. A session never emits `'error'`.
+   */
+  close: [error?: Libssh2Error];
+}
+
 /**
  * An SSH session (`LIBSSH2_SESSION`). Create it, `handshake()` it over a socket, authenticate,
  * then open channels. Async methods return Promises and never block the event loop; the
  * session runs libssh2 in non-blocking mode and waits on its socket with `uv_poll`.
+ * It emits `'close'` once (see {@link SessionEvents}) and never `'error'`.
  */
-export class Session {
+export class Session extends EventEmitter<SessionEvents> {
   /** @internal */
   readonly native: NativeSession;
   #blocking = true;
@@ -94,10 +106,22 @@ export class Session {
   declare scpSend64Nb: Nb<Session['scpSend64']>;
   /** Non-blocking {@link Session.publickeyInit}: one attempt; its value (0 for void) or `LIBSSH2_ERROR_EAGAIN`. */
   declare publickeyInitNb: Nb<Session['publickeyInit']>;
+  #closeEmitted = false;
+  // Held here: the addon holds it weakly.
+  readonly #onNativeClose = () => queueMicrotask(() => this.#emitClose(this.closeError));
 
   /** `libssh2_session_init_ex()`. */
   constructor() {
+    super();
     this.native = new native.Session();
+    this.native.onClose(this.#onNativeClose);
+  }
+
+  #emitClose(error?: Libssh2Error): void {
+    if (this.#closeEmitted) return;
+    this.#closeEmitted = true;
+    if (error === undefined) this.emit('close');
+    else this.emit('close', error);
   }
 
   /** True once the session lost its connection (or timed out mid-state) or was freed. */
@@ -404,6 +428,7 @@ export class Session {
     const cleanup = (): void => {
       this.#pump?.cleanup();
       this.#pump = undefined;
+      this.#emitClose();
     };
     return runOp(this, 'libssh2_session_free', () => undefined, () => {
       this.#freed = true;
@@ -597,11 +622,31 @@ export class Session {
   }
 
   /**
-   * Runs `command`: its stdout, stderr, exit status and signal (Node-native layer: a
-   * `libssh2_channel_open_session` channel, `libssh2_channel_exec`, reads until EOF, close).
+   * Runs `command` (`libssh2_channel_exec()` on a new channel): its stdout, stderr, exit status
+   * and signal, with stdin from `input` (Node-native layer). Strings with `encoding`.
    */
-  exec(command: string, opts?: ExecOptions): Promise<ExecResult> {
+  exec(command: string, opts: ExecOptions & { encoding: BufferEncoding }): Promise<ExecResult<string>>;
+  exec(command: string, opts?: ExecOptions): Promise<ExecResult>;
+  exec(command: string, opts?: ExecOptions): Promise<ExecResult<Buffer | string>> {
     return this.#run('libssh2_channel_process_startup', () => exec(this, command, opts));
+  }
+
+  /**
+   * Starts `command` (`libssh2_channel_exec()` on a new channel) and resolves, once it runs, to
+   * a ChildProcess-like {@link RemoteProcess}: stdin/stdout/stderr streams, `kill(signal)`,
+   * `'exit'` and `'close'` events (Node-native layer).
+   */
+  spawn(command: string, opts?: SpawnOptions): Promise<RemoteProcess> {
+    return this.#run('libssh2_channel_process_startup', () => spawn(this, command, opts));
+  }
+
+  /**
+   * An interactive shell on a pty (`libssh2_channel_request_pty_ex()` then
+   * `libssh2_channel_shell()`): a Duplex (the terminal; `.channel.requestPtySize()` resizes it)
+   * that emits `'exit'` and `'close'` (Node-native layer).
+   */
+  shell(opts?: ShellOptions): Promise<ChannelStream> {
+    return this.#run('libssh2_channel_shell', () => shell(this, opts));
   }
 
   /** `libssh2_knownhost_init()`: an empty known-hosts collection (synchronous). */

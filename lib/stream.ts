@@ -8,7 +8,11 @@ import type { Channel } from './channel';
 
 const READ_SIZE = 65536;
 
-/** A Duplex over a channel: stdout/stdin, plus `stderr`. */
+/**
+ * A Duplex over a channel: stdout/stdin, plus `stderr`. Besides the Duplex events it emits
+ * `'exit'` (code, signal) before `'close'` when the command's exit status or signal arrived
+ * (code null when killed by a signal; signal names without "SIG", e.g. 'TERM').
+ */
 export interface ChannelStream extends Duplex {
   /** The channel's stderr (stream 1). */
   readonly stderr: Readable;
@@ -23,7 +27,11 @@ function pull(channel: Channel, streamId: number, target: Readable): void {
   );
 }
 
-/** Wraps `channel`; `end()` sends EOF, `destroy()` closes and frees the channel. */
+/**
+ * Wraps `channel`; `end()` sends EOF, `destroy()` closes and frees the channel. Once both
+ * directions are done (stdout read to its end and `end()` called) the channel is closed,
+ * `'exit'` and `'close'` follow.
+ */
 export function channelStream(channel: Channel): ChannelStream {
   const stderr = new Readable({
     highWaterMark: READ_SIZE,
@@ -43,10 +51,32 @@ export function channelStream(channel: Channel): ChannelStream {
       channel.sendEof().then(() => callback(), callback);
     },
     destroy(err, callback) {
-      stderr.destroy();
-      channel[Symbol.asyncDispose]().then(() => callback(err), (e: Error) => callback(err ?? e));
+      // After the channel's EOF (stdout ended), a stderr that is being read (flowing, or
+      // paused by a pipe's backpressure) is read to its end first: its data may still sit in
+      // libssh2, and the Duplex auto-destroys as soon as stdout ended and stdin finished.
+      if (!err && duplex.readableEnded && !stderr.destroyed && !stderr.readableEnded && stderr.readableFlowing !== null) {
+        stderr.once('close', () => finish(err, callback));
+        return;
+      }
+      finish(err, callback);
     },
   }) as ChannelStream;
+  const finish = (err: Error | null, callback: (error?: Error | null) => void) => {
+    stderr.destroy();
+    (async () => {
+      if (!channel.native.isFreed()) {
+        try {
+          await channel.close(); // the exit status is final once the peer's CLOSE arrived
+          const code = channel.getExitStatus();
+          const { signal } = channel.getExitSignal();
+          if (code !== null || signal !== null) duplex.emit('exit', code, signal);
+        } catch {
+          // freeing is what is left to do
+        }
+      }
+      await channel.free();
+    })().then(() => callback(err), (e: Error) => callback(err ?? e));
+  };
   Object.defineProperty(duplex, 'stderr', { value: stderr, enumerable: true });
   Object.defineProperty(duplex, 'channel', { value: channel, enumerable: true });
   // Once both directions are done, close the channel (its exit status becomes final).

@@ -5,7 +5,7 @@ import * as os from 'os';
 import * as path from 'path';
 import {
   connect, HostKeyUnknownError, HostKeyMismatchError, HostKeyRevokedError, HostKeyError, TimeoutError,
-  AuthError, type ConnectOptions,
+  AuthError, parseKnownHosts, checkHostKey, type ConnectOptions,
 } from '../lib';
 import { fixture, itIfRoot } from './fixtures';
 
@@ -130,4 +130,56 @@ describe('connect()', () => {
     await expect(slow).rejects.toMatchObject({ name: 'AbortError' });
     await s.close();
   }, 60000);
+});
+
+describe('known_hosts markers', () => {
+  const f2 = fixture();
+  const ed = hostPub('ed25519');
+  const entry2 = `[127.0.0.1]:${f2.port}`;
+  let dir: string;
+  beforeAll(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'libssh2-markers-')); });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const opts = (lines: string[]): ConnectOptions => {
+    const file = path.join(dir, `kh${Math.random().toString(36).slice(2)}`);
+    fs.writeFileSync(file, lines.join('\n') + '\n');
+    return { host: '127.0.0.1', port: f2.port, username: f2.user, privateKey: f2.keys.ed25519.private, knownHosts: file };
+  };
+
+  it('@cert-authority lines are skipped: the host key itself as a CA neither matches nor mismatches', async () => {
+    // libssh2 cannot present host certificates, so a CA line can vouch for nothing here.
+    await expect(connect(opts([`@cert-authority ${entry2} ${ed[0]} ${ed[1]}`]))).rejects.toBeInstanceOf(HostKeyUnknownError);
+    const other = Buffer.from(ed[1], 'base64');
+    other[other.length - 1] ^= 1;
+    const s = await connect(opts([`@cert-authority * ${ed[0]} ${other.toString('base64')}`, `${entry2} ${ed[0]} ${ed[1]}`]));
+    await s.close();
+  });
+
+  it('@revoked wins over a matching entry, also for a hashed one; a hashed entry with another key is a mismatch', async () => {
+    const salt = crypto.randomBytes(20);
+    const hashed = `|1|${salt.toString('base64')}|${crypto.createHmac('sha1', salt).update(entry2).digest('base64')}`;
+    const err = await connect(opts([`${hashed} ${ed[0]} ${ed[1]}`, `@revoked ${hashed} ${ed[0]} ${ed[1]}`])).catch((e) => e);
+    expect(err).toBeInstanceOf(HostKeyRevokedError);
+    expect(err.message).toMatch(/revoked/);
+    const other = Buffer.from(ed[1], 'base64');
+    other[other.length - 1] ^= 1;
+    await expect(connect(opts([`${hashed} ${ed[0]} ${other.toString('base64')}`]))).rejects.toBeInstanceOf(HostKeyMismatchError);
+  });
+
+  it('parseKnownHosts keeps markers, skips unknown markers and short lines', () => {
+    const lines = parseKnownHosts([
+      `@cert-authority *.example ${ed[0]} ${ed[1]}`,
+      `@revoked host1 ${ed[0]} ${ed[1]} comment`,
+      `@future host2 ${ed[0]} ${ed[1]}`,
+      `host3 ${ed[0]}`,
+      `  # comment`,
+      `host4,!bad ${ed[0]} ${ed[1]}`,
+    ].join('\n'));
+    expect(lines.map((l) => [l.marker, l.patterns, l.line])).toEqual([
+      ['@cert-authority', '*.example', 1], ['@revoked', 'host1', 2], ['', 'host4,!bad', 6],
+    ]);
+    const key = Buffer.from(ed[1], 'base64');
+    expect(checkHostKey(lines, 'a.example', 22, ed[0], key)).toEqual({ status: 'revoked', line: lines[1] });
+    expect(checkHostKey(lines.filter((l) => l.marker !== '@revoked'), 'a.example', 22, ed[0], key)).toEqual({ status: 'unknown' });
+    expect(checkHostKey(lines.filter((l) => l.marker !== '@revoked'), 'host4', 22, ed[0], key).status).toBe('match');
+  });
 });

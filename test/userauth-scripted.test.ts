@@ -29,7 +29,7 @@ describe('scripted server: none auth, password change', () => {
         if (ctx.username === 'open' && ctx.method === 'none') return ctx.accept();
         if (ctx.username === 'expired' && ctx.method === 'password') {
           if (ctx.password === 'fresh') return ctx.accept();
-          const old = ctx.password;
+          const old = ctx.password ?? '';
           return ctx.requestChange('Your password has expired', (fresh: string) => {
             changes.push({ old, fresh });
             if (fresh === 'fresh') ctx.accept();
