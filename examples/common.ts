@@ -9,6 +9,7 @@
  *   if any, is then the key's passphrase), SSH_KEY_PUB (its public key, optional).
  */
 import * as net from 'node:net';
+import * as readline from 'node:readline';
 import { LIBSSH2_ERROR_EAGAIN, type Session } from '../lib';
 
 export { LIBSSH2_ERROR_EAGAIN };
@@ -171,6 +172,34 @@ export class SocketReader {
     if (this.#queued <= this.limit) this.stream.resume();
     return out;
   }
+}
+
+/**
+ * The C programs' keyboard-interactive callback that asks the user: shows the server's name,
+ * instruction and prompts on stderr, reads one line of stdin per prompt.
+ */
+export async function kbdCallback(name: string, instruction: string, prompts: { text: string; echo: boolean }[]): Promise<string[]> {
+  process.stderr.write('Performing keyboard-interactive authentication.\n');
+  process.stderr.write(`Authentication name: '${name}'\n`);
+  process.stderr.write(`Authentication instruction: '${instruction}'\n`);
+  process.stderr.write(`Number of prompts: ${prompts.length}\n\n`);
+  const rl = readline.createInterface({ input: process.stdin, terminal: false });
+  const lines = rl[Symbol.asyncIterator]();
+  const responses: string[] = [];
+  try {
+    for (const [i, prompt] of prompts.entries()) {
+      process.stderr.write(`Prompt ${i} from server: '${prompt.text}'\n`);
+      process.stderr.write('Please type response: ');
+      const line = await lines.next();
+      const response = line.done ? '' : line.value;
+      responses.push(response);
+      process.stderr.write(`Response ${i} from user is '${response}'\n\n`);
+    }
+  } finally {
+    rl.close();
+  }
+  process.stderr.write('Done. Sending keyboard-interactive responses to server now.\n');
+  return responses;
 }
 
 /** write(2) to a stream (stdout by default), waiting when it is full. */
