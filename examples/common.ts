@@ -10,7 +10,10 @@
  */
 import * as net from 'node:net';
 import * as readline from 'node:readline';
-import { LIBSSH2_ERROR_EAGAIN, type Session } from '../lib';
+import {
+  LIBSSH2_ERROR_EAGAIN, LIBSSH2_SFTP_ATTR_PERMISSIONS, LIBSSH2_SFTP_ATTR_SIZE, LIBSSH2_SFTP_ATTR_UIDGID, type Session,
+  type SftpAttributes,
+} from '../lib';
 
 export { LIBSSH2_ERROR_EAGAIN };
 
@@ -200,6 +203,18 @@ export async function kbdCallback(name: string, instruction: string, prompts: { 
   }
   process.stderr.write('Done. Sending keyboard-interactive responses to server now.\n');
   return responses;
+}
+
+/**
+ * The C sftpdir examples' line for an entry without a long form: "--fix----- " when permissions
+ * are known (a real program would render them), uid and gid, size, name.
+ */
+export function listingLine(name: string, attrs: SftpAttributes): string {
+  let line = attrs.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS ? '--fix----- ' : '---------- ';
+  if (attrs.flags & LIBSSH2_SFTP_ATTR_UIDGID) line += `${String(attrs.uid).padStart(4)} ${String(attrs.gid).padStart(4)} `;
+  else line += '   -    - ';
+  if (attrs.flags & LIBSSH2_SFTP_ATTR_SIZE) line += `${String(attrs.filesize).padStart(8)} `;
+  return `${line}${name}`;
 }
 
 /** write(2) to a stream (stdout by default), waiting when it is full. */
