@@ -130,6 +130,7 @@ export class SocketReader {
       this.#error = e;
       this.#notify();
     });
+    stream.resume(); // a socket accepted with pauseOnConnect starts paused
   }
 
   #notify(): void {
