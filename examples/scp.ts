@@ -38,7 +38,7 @@ async function main(): Promise<number> {
 
     // Request a file via SCP
     const { channel, stat: fileinfo } = await session.scpRecv2(scppath)
-      .catch(failed(`Unable to open a session: ${session.lastErrno()}`));
+      .catch((e) => failed(`Unable to open a session: ${session.lastErrno()}`)(e));
 
     let got = 0;
     while (got < fileinfo.size) {

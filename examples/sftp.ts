@@ -68,7 +68,7 @@ async function main(): Promise<number> {
     process.stderr.write('sftp.open().\n');
     // Request a file via SFTP
     const sftpHandle = await sftpSession.open(sftppath, LIBSSH2_FXF_READ, 0)
-      .catch(failed(`Unable to open file with SFTP: ${sftpSession.lastError()}`));
+      .catch((e) => failed(`Unable to open file with SFTP: ${sftpSession.lastError()}`)(e));
     process.stderr.write('sftp.open() is done, now receive data.\n');
     for (;;) {
       // Loop until we fail (or reach the end).

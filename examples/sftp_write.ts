@@ -56,7 +56,7 @@ async function main(): Promise<number> {
     // Request a file via SFTP
     const sftpHandle = await sftpSession.open(sftppath, LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_TRUNC,
       LIBSSH2_SFTP_S_IRUSR | LIBSSH2_SFTP_S_IWUSR | LIBSSH2_SFTP_S_IRGRP | LIBSSH2_SFTP_S_IROTH)
-      .catch(failed(`Unable to open file with SFTP: ${sftpSession.lastError()}`));
+      .catch((e) => failed(`Unable to open file with SFTP: ${sftpSession.lastError()}`)(e));
 
     process.stderr.write('sftp.open() is done, now send data.\n');
     const mem = Buffer.alloc(1024 * 100);
