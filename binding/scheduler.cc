@@ -338,6 +338,17 @@ void Scheduler::CompleteWork(napi_env env, napi_status, void* data) {
 
 void Scheduler::AfterStep(Op* op) {
   int rc = op->rc_;
+  // A queued step (an async teardown in non-blocking mode, ...) that read from the socket may
+  // hold what a waitSocket() waiter waits for, and the drained socket then stays quiet: let the
+  // waiters look again, as after an Nb call.
+  // Only mark them here (their Pump() just asks for another pass): `op` is not settled yet.
+  if ((op->flags() & Op::kSocketWait) == 0 && owner_->Received() != waiters_seen_) {
+    waiters_seen_ = owner_->Received();
+    bool was_pumping = pumping_;
+    pumping_ = true;
+    WakeWaiters();
+    pumping_ = was_pumping;
+  }
   if (!op->cancel_error_.IsEmpty()) {
     Reject(op, op->cancel_error_.Value());
     return;

@@ -10,6 +10,7 @@ import { channelStream } from './stream';
 export function bridge(socket: net.Socket, channel: Channel): void {
   const stream = channelStream(channel);
   stream.stderr.resume(); // nothing is expected there; never let it fill the window
+  stream.stderr.on('error', () => stream.destroy()); // (an unhandled 'error' would end the process)
   pipeline(socket, stream, socket, () => {
     socket.destroy();
     stream.destroy();

@@ -5,6 +5,7 @@
  */
 import { Duplex, Readable } from 'stream';
 import type { Channel } from './channel';
+import { LIBSSH2_ERROR_EAGAIN } from './constants';
 
 const READ_SIZE = 65536;
 
@@ -20,8 +21,33 @@ export interface ChannelStream extends Duplex {
   readonly channel: Channel;
 }
 
+/**
+ * One call in the session's mode: the async method, or in non-blocking mode its `…Nb()` twin,
+ * repeated (same arguments) after `waitSocket()` while it returns EAGAIN. Streams made by the
+ * library in the background (agent and X11 channels, forwards) thus work in both modes.
+ */
+async function call<T>(channel: Channel, async: () => Promise<T>, nb: () => T | typeof LIBSSH2_ERROR_EAGAIN): Promise<T> {
+  if (channel.session.getBlocking()) return async();
+  for (;;) {
+    const r = nb();
+    if (r !== LIBSSH2_ERROR_EAGAIN) return r as T;
+    await channel.session.waitSocket();
+  }
+}
+
+async function writeAll(channel: Channel, chunk: Buffer): Promise<void> {
+  if (channel.session.getBlocking()) {
+    await channel.write(chunk);
+    return;
+  }
+  for (let off = 0; off < chunk.length;) {
+    const part = chunk.subarray(off);
+    off += await call(channel, () => channel.write(part), () => channel.writeNb(part)); // writeNb: partial counts
+  }
+}
+
 function pull(channel: Channel, streamId: number, target: Readable): void {
-  channel.read(READ_SIZE, streamId).then(
+  call(channel, () => channel.read(READ_SIZE, streamId), () => channel.readNb(READ_SIZE, streamId)).then(
     (b) => target.push(b.length ? b : null),
     (e) => target.destroy(e as Error),
   );
@@ -45,10 +71,10 @@ export function channelStream(channel: Channel): ChannelStream {
       pull(channel, 0, this);
     },
     write(chunk: Buffer, _encoding, callback) {
-      channel.write(chunk).then(() => callback(), callback);
+      writeAll(channel, chunk).then(() => callback(), callback);
     },
     final(callback) {
-      channel.sendEof().then(() => callback(), callback);
+      call<unknown>(channel, () => channel.sendEof(), () => channel.sendEofNb()).then(() => callback(), callback);
     },
     destroy(err, callback) {
       // After the channel's EOF (stdout ended), a stderr that is being read (flowing, or

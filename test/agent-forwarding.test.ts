@@ -2,7 +2,7 @@ import { ChildProcess, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Session, BadUseError } from '../lib';
+import { Session, BadUseError, LIBSSH2_ERROR_EAGAIN } from '../lib';
 import { fixture } from './fixtures';
 import { authenticated } from './helpers/connect';
 
@@ -57,6 +57,37 @@ describe('agent forwarding', () => {
     expect(r.stderr.toString()).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout.toString().trim()).toBe('-----BEGIN SSH SIGNATURE-----');
+    await s.close();
+  });
+
+  it('in non-blocking mode too: the agent channels are served with …Nb() calls', async () => {
+    const s = await authenticated();
+    s.setTimeout(30000);
+    s.setAgentForwarding(sock);
+    s.setBlocking(false);
+    const nb = async <T>(call: () => T | typeof LIBSSH2_ERROR_EAGAIN): Promise<T> => {
+      for (let i = 0; i < 100000; i++) {
+        const r = call();
+        if (r !== LIBSSH2_ERROR_EAGAIN) return r as T;
+        // Never 10 s of silence here: the agent channel's async free may read this channel's
+        // data into libssh2's buffers, and must then wake this waiter (it once did not).
+        if (!(await s.waitSocket(10000))) throw new Error('waitSocket timed out: a lost wakeup');
+      }
+      throw new Error('still EAGAIN');
+    };
+    const ch = await nb(() => s.openSessionNb());
+    await nb(() => ch.requestAuthAgentNb());
+    await nb(() => ch.execNb('ssh-add -l'));
+    let out = '';
+    for (let i = 0; i < 10000; i++) {
+      const b = await nb(() => ch.readNb());
+      if (b.length === 0) break;
+      out += b.toString();
+    }
+    await nb(() => ch.closeNb());
+    expect(out).toContain(fingerprint);
+    expect(ch.getExitStatus()).toBe(0);
+    await nb(() => ch.freeNb());
     await s.close();
   });
 
