@@ -383,7 +383,7 @@ Napi::Value Channel::Close(const Napi::CallbackInfo& info) {
   CHANNEL_GUARD("libssh2_channel_close");
   // After the writes (same gate). With our patch, libssh2_channel_close returns once the peer's
   // CLOSE arrived, so the exit status is final when this resolves.
-  return Enqueue(MakeTargetOp(this, "libssh2_channel_close", write_gate(), 0,
+  return Enqueue(MakeTargetOp(this, "libssh2_channel_close", write_gate(), Op::kBothModes,
       [](LIBSSH2_CHANNEL* c) { return libssh2_channel_close(c); }));
 }
 

@@ -78,7 +78,7 @@ Napi::Value Listener::ForwardCancel(const Napi::CallbackInfo& info) {
   cancelling_ = true;
   session_->scheduler()->RejectFor(this, MakeBadUse(env, "the listener was cancelled", "libssh2_channel_forward_accept"));
   return session_->scheduler()->Enqueue(
-      MakeTargetOp(this, "libssh2_channel_forward_cancel", session_->session_gate(), 0,
+      MakeTargetOp(this, "libssh2_channel_forward_cancel", session_->session_gate(), Op::kBothModes,
           [this](LIBSSH2_LISTENER* l) {
             int rc = libssh2_channel_forward_cancel(l);
             if (rc != LIBSSH2_ERROR_EAGAIN) listener_ = nullptr;  // freed whatever it returns

@@ -178,13 +178,13 @@ Napi::Value Scheduler::Enqueue(std::unique_ptr<Op> owned, uint32_t timeout_ms) {
     d.Reject(close_error(env));
     return d.Promise();
   }
-  if (nb_mode_ && (owned->flags() & (Op::kTeardown | Op::kSocketWait)) == 0) {
+  if (nb_mode_ && (owned->flags() & (Op::kTeardown | Op::kSocketWait | Op::kBothModes)) == 0) {
     auto d = Napi::Promise::Deferred::New(env);
     d.Reject(MakeBadUse(env, std::string(owned->fn()) + ": the session is in non-blocking mode; use the …Nb() method",
                         owned->fn()));
     return d.Promise();
   }
-  if (!nb_.empty() && (owned->flags() & Op::kTeardown) != 0) AdoptNb(owned.get());
+  if (!nb_.empty() && (owned->flags() & (Op::kTeardown | Op::kBothModes)) != 0) AdoptNb(owned.get());
   Op* op = owned.release();
   op->deferred_ = new Napi::Promise::Deferred(env);
   op->timeout_ms_ = timeout_ms;
@@ -665,21 +665,31 @@ void Scheduler::DropNbFor(const Op* teardown, const NbRecord* keep) {
 
 void Scheduler::AdoptNb(const Op* teardown) {
   DropNbFor(teardown, nullptr);
-  for (size_t i = 0; i < nb_.size(); ++i) {
+  for (size_t i = 0; i < nb_.size();) {
     NbRecord* r = nb_[i].get();
-    if (!r->blocked_out || r->done) continue;
-    // Only this op can finish the half-sent packet (PITFALLS 1): it goes first, detached.
+    bool owner = r->blocked_out && !r->done;
+    // Only the owner can finish a half-sent packet (PITFALLS 1): it goes first. A call left
+    // mid-EAGAIN on the same state machine (another handle of the same SFTP object) must finish
+    // before the new op starts (PITFALLS 9): it goes ahead of it. Both run detached.
+    if (!owner && (r->done || !SameMachine(r->op.get(), teardown))) {
+      ++i;
+      continue;
+    }
     Op* op = r->op.release();
     nb_.erase(nb_.begin() + static_cast<long>(i));
     op->scheduler_ = this;
     op->started_ = true;
-    op->want_write_ = true;
-    op->blocked_out_ = true;
-    queue_.push_front(op);
+    op->parked_ = false;
+    if (owner) {
+      op->want_write_ = true;
+      op->blocked_out_ = true;
+      queue_.push_front(op);
+      send_owner_ = op;
+    } else {
+      queue_.push_back(op);
+    }
     live_.insert(op);
-    send_owner_ = op;
     if (queue_.size() == 1) owner_->OnBusy(true);
-    break;
   }
 }
 

@@ -33,6 +33,8 @@ class Op {
     kAbandonable = 1u << 1,  // a parked op that may be dropped on timeout (a read)
     kTeardown = 1u << 2,     // runs on a closed session too (disconnect, free)
     kSocketWait = 1u << 3,   // waitSocket(): no libssh2 call, allowed in non-blocking mode
+    kBothModes = 1u << 4,    // a closing call (channel close, handle close, forward cancel): async works in
+                             // non-blocking mode too (DESIGN.md "Modes")
   };
 
   Op(const char* fn, const void* gate, unsigned flags) : fn_(fn), gate_(gate), flags_(flags) {}

@@ -246,7 +246,7 @@ Napi::Value SftpHandle::Close(const Napi::CallbackInfo& info) {
   Scheduler* sched = sftp_ != nullptr && sftp_->session() != nullptr ? sftp_->session()->scheduler() : nullptr;
   if (handle_ == nullptr || (closing_ && !InNbCall(sched))) return DoneIn(env, sched, env.Undefined());
   closing_ = true;
-  return Enqueue(MakeSftpOp(this, "libssh2_sftp_close_handle", 0, [this](LIBSSH2_SFTP_HANDLE* h) {
+  return Enqueue(MakeSftpOp(this, "libssh2_sftp_close_handle", Op::kBothModes, [this](LIBSSH2_SFTP_HANDLE* h) {
     int rc = libssh2_sftp_close_handle(h);
     // Freed on any return but EAGAIN, even a failure (PITFALLS 11).
     if (rc != LIBSSH2_ERROR_EAGAIN) {

@@ -378,6 +378,27 @@ describe('the C idiom', () => {
   });
 });
 
+describe('closing calls work async in non-blocking mode (DESIGN.md "Modes")', () => {
+  it('channel.close(), handle.close(), listener.forwardCancel(), sftp.shutdown(), even with an Nb call pending', async () => {
+    const s = await nbSession();
+    const ch = await nbExec(s, 'echo hi');
+    await readAll(s, ch);
+    await ch.close();
+    expect(ch.getExitStatus()).toBe(0);
+    await ch.free();
+    const listener = await nb(s, 'Session.forwardListen', () => s.forwardListenNb(0, '127.0.0.1'));
+    await listener.forwardCancel();
+    const sftp = await nb(s, 'Session.sftpInit', () => s.sftpInitNb());
+    const h = await nb(s, 'Sftp.opendir', () => sftp.opendirNb('/'));
+    // A stat left mid-EAGAIN on the same SFTP object goes first; then the handle closes.
+    expect(sftp.statNb('/')).toBe(EAGAIN);
+    await h.close();
+    expect(h.closeNb()).toBe(0);
+    await sftp.shutdown();
+    await s.close();
+  });
+});
+
 describe('forwarding and SCP', () => {
   it('directTcpip, forwardListen/forwardAccept/forwardCancel, directStreamlocal', async () => {
     const s = await nbSession();
