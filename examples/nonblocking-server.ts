@@ -78,7 +78,7 @@ class Lane {
   async nb<T>(attempt: () => T | typeof LIBSSH2_ERROR_EAGAIN): Promise<T> {
     for (;;) {
       const r = attempt();
-      if (r !== LIBSSH2_ERROR_EAGAIN) return r as T;
+      if (r !== LIBSSH2_ERROR_EAGAIN) return r;
       await this.wait();
     }
   }

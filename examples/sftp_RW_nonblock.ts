@@ -103,7 +103,7 @@ async function main(): Promise<number> {
         await waitsocket(session);
       }
     } catch (e) {
-      throw new Error(`SFTP failed to open destination path: ${dest} (${(e as Error).message})`);
+      throw new Error(`SFTP failed to open destination path: ${dest} (${(e as Error).message})`, { cause: e });
     }
     const mem = Buffer.alloc(1000);
     for (;;) {

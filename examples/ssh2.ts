@@ -16,7 +16,7 @@ async function main(): Promise<number> {
   const { hostname, port, username, password, command, passphrase } = args;
   const option = args.option || (args.useKey ? '-k' : '');
   let authPw = 0;
-  let rc = 0;
+  let rc: number;
 
   // Answers the one prompt of a keyboard-interactive login with the password.
   const kbdCallback = (_name: string, _instruction: string, prompts: { text: string }[]): string[] =>

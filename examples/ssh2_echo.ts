@@ -17,7 +17,7 @@ async function main(): Promise<number> {
   const { hostname, port, username, password, useKey, privkey, pubkey, passphrase } = parseArgs(
     ['hostname', 'username', 'password'], { hostname: '127.0.0.1', username: 'user', password: 'password' });
   const commandline = 'cat';
-  let exitcode = 0;
+  let exitcode: number | null;
 
   const sock = await connectTcp(hostname, port);
 

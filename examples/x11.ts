@@ -23,7 +23,7 @@ const gpX11Chan = new Set<ChanX11>();
  * The X11 callback: a new X11 channel from the server. Connect to the local display (as
  * OpenSSH's x11_connect_display does), remember the pair and start passing data.
  */
-function x11Callback(channel: Channel, _shost: string, _sport: number): void {
+function x11Callback(channel: Channel): void {
   const display = process.env.DISPLAY;
   if (!display || !(display.startsWith('unix:') || display.startsWith(':'))) {
     void channel.free(); // nowhere to connect to

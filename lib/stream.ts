@@ -30,7 +30,7 @@ async function call<T>(channel: Channel, async: () => Promise<T>, nb: () => T | 
   if (channel.session.getBlocking()) return async();
   for (;;) {
     const r = nb();
-    if (r !== LIBSSH2_ERROR_EAGAIN) return r as T;
+    if (r !== LIBSSH2_ERROR_EAGAIN) return r;
     await channel.session.waitSocket();
   }
 }

@@ -68,7 +68,7 @@ describe('agent forwarding', () => {
     const nb = async <T>(call: () => T | typeof LIBSSH2_ERROR_EAGAIN): Promise<T> => {
       for (let i = 0; i < 100000; i++) {
         const r = call();
-        if (r !== LIBSSH2_ERROR_EAGAIN) return r as T;
+        if (r !== LIBSSH2_ERROR_EAGAIN) return r;
         // Never 10 s of silence here: the agent channel's async free may read this channel's
         // data into libssh2's buffers, and must then wake this waiter (it once did not).
         if (!(await s.waitSocket(10000))) throw new Error('waitSocket timed out: a lost wakeup');
