@@ -67,7 +67,7 @@ function current(): Data {
  * /dev/shm when it is a writable directory with room for `need` bytes (containers often have
  * only 64 MiB there), else os.tmpdir().
  */
-function dataParent(need: number): string {
+export function dataParent(need: number): string {
   try {
     fs.accessSync('/dev/shm', fs.constants.W_OK);
     const st = fs.statfsSync('/dev/shm');
@@ -95,7 +95,7 @@ function makeRoot(need: number): string {
   return root;
 }
 
-function sha256File(file: string): string {
+export function sha256File(file: string): string {
   const h = crypto.createHash('sha256');
   const buf = Buffer.allocUnsafe(8 << 20);
   const fd = fs.openSync(file, 'r');
@@ -109,7 +109,7 @@ function sha256File(file: string): string {
   return h.digest('hex');
 }
 
-function writeRandomFile(file: string, size: number): void {
+export function writeRandomFile(file: string, size: number): void {
   const fd = fs.openSync(file, 'w', 0o644);
   try {
     const buf = Buffer.allocUnsafe(16 << 20);
