@@ -45,8 +45,10 @@ export function opensshMethods(stderr: string): Methods | null {
 export interface Master {
   socket: string;
   pid: number;
-  /** The options a client needs to run a command through it (then `user@host`). */
+  /** The options a client needs to run through it (before `dest`). */
   clientArgs: string[];
+  /** `user@host`. */
+  dest: string;
   methods: Methods | null;
   stop(): Promise<void>;
 }
@@ -93,7 +95,8 @@ export async function startMaster(t: Target): Promise<Master> {
     socket,
     pid: child.pid as number,
     clientArgs: ['-S', socket, '-o', 'ControlMaster=no', '-F', '/dev/null', '-o', 'BatchMode=yes',
-      '-o', 'PreferredAuthentications=password', '-o', 'LogLevel=ERROR', '-p', String(t.port), dest],
+      '-o', 'PreferredAuthentications=password', '-o', 'LogLevel=ERROR', '-p', String(t.port)],
+    dest,
     get methods() {
       return opensshMethods(stderr);
     },
@@ -102,11 +105,15 @@ export async function startMaster(t: Target): Promise<Master> {
 }
 
 /**
- * W2 (`w2`: one `ssh -S socket ... true` after another) or W3 (`w3`: `channels` clients
- * `ssh -S socket ... echo i` at once) with OpenSSH: a ControlMaster per batch (connection and
- * auth untimed), bench/c/ossh.c runs and checks the clients; CPU = clients + master.
+ * OpenSSH through a ControlMaster started per batch (connection and auth untimed); bench/c/ossh.c
+ * runs, times and checks the clients; CPU = the clients + the master. `w2`: one
+ * `ssh -S socket ... true` after another; `w3`: `channels` clients `ssh -S socket ... echo i` at
+ * once; `w7`: `ssh -S socket -W host:port` with stdin from a file (`w7()` gives the file and
+ * the -W argument once the workload is set up; the master reads the file itself: the client
+ * hands its stdin and stdout over the control socket).
  */
-export function opensshMuxPeer(mode: 'w2' | 'w3', label: string, channels = 1): Peer {
+export function opensshMuxPeer(mode: 'w2' | 'w3' | 'w7', label: string, channels = 1,
+  w7?: () => { file: string; forward: string }): Peer {
   return {
     name: 'openssh',
     label,
@@ -114,8 +121,11 @@ export function opensshMuxPeer(mode: 'w2' | 'w3', label: string, channels = 1): 
       const master = await startMaster(t);
       try {
         const exe = path.join(__dirname, 'c', 'build', 'ossh');
-        const out = await runChild(exe, [mode, String(iterations), String(warmup), String(channels), String(master.pid),
-          'ssh', ...master.clientArgs], 30_000 + (iterations + warmup) * 30_000);
+        const fwd = w7?.();
+        const arg = mode === 'w7' ? (fwd?.file ?? '') : String(channels);
+        const extra = fwd ? ['-W', fwd.forward] : [];
+        const out = await runChild(exe, [mode, String(iterations), String(warmup), arg, String(master.pid),
+          'ssh', ...master.clientArgs, ...extra, master.dest], 30_000 + (iterations + warmup) * (mode === 'w7' ? 180_000 : 30_000));
         const r = JSON.parse(out) as { ms: number[]; wall_ms: number; cpu_user_ms: number; cpu_sys_ms: number };
         return { ms: r.ms, wallMs: r.wall_ms, cpuUserMs: r.cpu_user_ms, cpuSysMs: r.cpu_sys_ms, methods: master.methods };
       } finally {

@@ -2,12 +2,14 @@
  * Driver of the OpenSSH peer for W2 and W3 (bench/build-c.js builds it): runs `ssh` clients
  * against a running ControlMaster (bench/openssh.ts starts it) and times them.
  *
- *   ossh w2|w3 ITERATIONS WARMUP CHANNELS MASTER_PID SSH [SSH ARGS...]
+ *   ossh w2|w3|w7 ITERATIONS WARMUP ARG MASTER_PID SSH [SSH ARGS...]
  *
- * Each op: w2 runs `SSH ARGS... true` and waits for it (one exec per op); w3 starts CHANNELS
- * clients `SSH ARGS... echo i` at once and reads all their outputs. Every client's stdout must be
- * what the command prints ("" or "i\n"), its stderr empty and its exit status 0. WARMUP untimed
- * ops first, then ITERATIONS timed ones.
+ * Each op: w2 runs `SSH ARGS... true` and waits for it (one exec per op); w3 starts ARG
+ * (channels) clients `SSH ARGS... echo i` at once and reads all their outputs; w7 runs
+ * `SSH ARGS...` (which hold `-W host:port`) with stdin from the file ARG, and expects the W7
+ * sink's 8-byte big-endian count of the file's size on stdout. Every client's stdout must be
+ * what the command prints ("", "i\n" or the count), its stderr empty and its exit status 0.
+ * WARMUP untimed ops first, then ITERATIONS timed ones.
  *
  * Prints {"ms":[...],"wall_ms":N,"cpu_user_ms":N,"cpu_sys_ms":N,"methods":null}: wall time per
  * op and of the timed loop; client CPU over the timed loop = the ssh clients this driver reaped
@@ -22,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -30,6 +33,7 @@
 #define MAX_CHANNELS 1024
 #define OUT_MAX 64
 #define OP_TIMEOUT_MS 30000
+#define W7_OP_TIMEOUT_MS 180000
 
 struct client {
   pid_t pid;
@@ -68,6 +72,10 @@ static int proc_cpu(pid_t pid, double *user, double *sys) {
   return 0;
 }
 
+/* w7: the file the client's stdin reads, and its size. */
+static const char *stdin_file;
+static unsigned long long stdin_size;
+
 static int start(struct client *c, char **argv, int argc, const char *cmd) {
   int out[2], err[2];
   if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) return -1;
@@ -76,10 +84,11 @@ static int start(struct client *c, char **argv, int argc, const char *cmd) {
   if (pid == 0) {
     char *args[argc + 2];
     for (int i = 0; i < argc; i++) args[i] = argv[i];
-    args[argc] = (char *)cmd;
+    args[argc] = (char *)cmd; /* NULL for w7 */
     args[argc + 1] = NULL;
-    int devnull = open("/dev/null", O_RDONLY);
-    dup2(devnull, 0);
+    int in = open(stdin_file ? stdin_file : "/dev/null", O_RDONLY);
+    if (in < 0) _exit(126);
+    dup2(in, 0);
     dup2(out[1], 1);
     dup2(err[1], 2);
     execvp(args[0], args);
@@ -103,14 +112,14 @@ static int op(struct client *cs, int n, int echo, char **argv, int argc) {
   for (int i = 0; i < n; i++) {
     if (echo) snprintf(cmd, sizeof cmd, "echo %d", i);
     else snprintf(cmd, sizeof cmd, "true");
-    if (start(&cs[i], argv, argc, cmd) != 0) {
+    if (start(&cs[i], argv, argc, stdin_file ? NULL : cmd) != 0) {
       perror("ossh: start");
       return -1;
     }
   }
   struct pollfd pfd[2 * MAX_CHANNELS];
   int open_fds = 2 * n;
-  double deadline = now_ms() + OP_TIMEOUT_MS;
+  double deadline = now_ms() + (stdin_file ? W7_OP_TIMEOUT_MS : OP_TIMEOUT_MS);
   while (open_fds > 0) {
     int k = 0;
     for (int i = 0; i < n; i++) {
@@ -158,6 +167,10 @@ static int op(struct client *cs, int n, int echo, char **argv, int argc) {
     }
     char want[32];
     int len = echo ? snprintf(want, sizeof want, "%d\n", i) : 0;
+    if (stdin_file) {
+      for (int b = 0; b < 8; b++) want[b] = (char)(stdin_size >> (56 - 8 * b));
+      len = 8;
+    }
     if ((size_t)len != cs[i].len || memcmp(want, cs[i].buf, cs[i].len) != 0) {
       fprintf(stderr, "ossh: client %d printed %.*s\n", i, (int)cs[i].len, cs[i].buf);
       return -1;
@@ -168,14 +181,23 @@ static int op(struct client *cs, int n, int echo, char **argv, int argc) {
 
 int main(int argc, char **argv) {
   if (argc < 7) {
-    fprintf(stderr, "usage: %s w2|w3 ITERATIONS WARMUP CHANNELS MASTER_PID SSH [SSH ARGS...]\n", argv[0]);
+    fprintf(stderr, "usage: %s w2|w3|w7 ITERATIONS WARMUP ARG MASTER_PID SSH [SSH ARGS...]\n", argv[0]);
     return 2;
   }
   int echo = strcmp(argv[1], "w3") == 0;
   long n = atol(argv[2]), warmup = atol(argv[3]);
   int channels = echo ? atoi(argv[4]) : 1;
   pid_t master = (pid_t)atol(argv[5]);
-  if ((!echo && strcmp(argv[1], "w2") != 0) || n < 1 || n > 1000000 || warmup < 0 || warmup > 1000 || channels < 1 ||
+  if (strcmp(argv[1], "w7") == 0) {
+    struct stat st;
+    stdin_file = argv[4];
+    if (stat(stdin_file, &st) != 0) {
+      perror("ossh: stat");
+      return 2;
+    }
+    stdin_size = (unsigned long long)st.st_size;
+  }
+  if ((!echo && !stdin_file && strcmp(argv[1], "w2") != 0) || n < 1 || n > 1000000 || warmup < 0 || warmup > 1000 || channels < 1 ||
       channels > MAX_CHANNELS || master <= 0) {
     fprintf(stderr, "ossh: bad MODE, ITERATIONS, WARMUP, CHANNELS or MASTER_PID\n");
     return 2;
