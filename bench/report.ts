@@ -47,7 +47,7 @@ export function chartSvg(all: Bar[], title: string): string {
   const rowH = 18;
   const labelW = 250;
   const plotW = 560;
-  const top = 56;
+  const top = 70;
   const gap = 8; // between workloads
   const groups = [...new Set(all.map((b) => b.workload))];
   const height = top + all.length * rowH + groups.length * gap + 40;
@@ -61,8 +61,9 @@ export function chartSvg(all: Bar[], title: string): string {
       'font-family="DejaVu Sans, Arial, sans-serif" font-size="11">',
     `<rect width="${width}" height="${height}" fill="#fff"/>`,
     `<text x="10" y="18" font-size="14" font-weight="bold">${esc(title)}</text>`,
-    `<text x="10" y="36" fill="#444">The binding's speed relative to each peer (log scale): right of 1 the binding is faster. ` +
-      'Throughput workloads: ratio of rates; ms workloads: peer ms / binding ms. Tick: required target.</text>',
+    '<text x="10" y="34" fill="#444">The binding\'s speed relative to each peer (log scale): right of 1 the binding is faster.</text>',
+    '<text x="10" y="48" fill="#444">Throughput workloads: ratio of rates; ms workloads (W1, W3): peer ms / binding ms. ' +
+      'Black tick: the required target.</text>',
   ];
   const plotBottom = height - 34;
   for (let e = lo; e <= hi; e++) {

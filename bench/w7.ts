@@ -115,19 +115,21 @@ function ssh2Push(conn: Client, chunk: Buffer): Promise<void> {
   return withTimeout(done, OP_TIMEOUT_MS, 'ssh2 forwardOut push', () => conn.destroy());
 }
 
-const ssh2: Peer = {
-  name: 'ssh2+nodelay',
-  label: '`ssh2` npm + setNoDelay(true) (forwardOut, stream.write of 1 MiB chunks)',
-  async run(t, iterations, warmup): Promise<Batch> {
-    const { conn, methods } = await ssh2Connect(t, true);
-    const chunk = pattern();
-    try {
-      return { ...(await timeInProcess(iterations, warmup, () => ssh2Push(conn, chunk))), methods };
-    } finally {
-      await ssh2Disconnect(conn);
-    }
-  },
-};
+function ssh2Peer(noDelay: boolean): Peer {
+  return {
+    name: noDelay ? 'ssh2+nodelay' : 'ssh2',
+    label: `\`ssh2\` npm${noDelay ? ' + setNoDelay(true)' : ', defaults'} (forwardOut, stream.write of 1 MiB chunks)`,
+    async run(t, iterations, warmup): Promise<Batch> {
+      const { conn, methods } = await ssh2Connect(t, noDelay);
+      const chunk = pattern();
+      try {
+        return { ...(await timeInProcess(iterations, warmup, () => ssh2Push(conn, chunk))), methods };
+      } finally {
+        await ssh2Disconnect(conn);
+      }
+    },
+  };
+}
 
 async function setup(_t: unknown, opts: { quick: boolean }): Promise<void> {
   bytes = opts.quick ? BYTES_QUICK : BYTES;
@@ -174,11 +176,12 @@ export const w7: Workload = {
   peers: [
     cPeer('C', 'C program on the same libssh2 (blocking, TCP_NODELAY, libssh2_channel_write of 1 MiB)', 'w7', cArgs, OP_TIMEOUT_MS),
     binding,
-    ssh2,
+    ssh2Peer(false),
+    ssh2Peer(true),
     opensshMuxPeer('w7', 'OpenSSH `ssh -S socket -W 127.0.0.1:sink` through a ControlMaster, stdin from a file in /dev/shm', 1,
       () => ({ file: dataFile, forward: `127.0.0.1:${sinkPort}` })),
   ],
-  ratios: [['binding', 'C'], ['binding', 'ssh2+nodelay'], ['binding', 'openssh']],
+  ratios: [['binding', 'C'], ['binding', 'ssh2'], ['binding', 'ssh2+nodelay'], ['binding', 'openssh']],
   rate: { unit: 'MB/s', perOp: () => bytes / 1e6 },
   defaults: { iterations: 5, rounds: 5, warmup: 0 },
   quick: { iterations: 1, rounds: 1, warmup: 1 }, // the first channel after auth waits ~40 ms on sshd's Nagle
