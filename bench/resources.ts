@@ -179,10 +179,14 @@ export interface ExecMemory {
   /** RSS (after a forced GC) at 0, every, 2×every, ... execs. */
   rssMiB: number[];
   heapUsedMiB: number[];
+  /** process.memoryUsage().external (Buffers' memory among it). */
+  externalMiB: number[];
   growthMiB: number;
   /** Least-squares slope of RSS over all samples, and over the second half (after warm-up), in KiB per 1000 execs. */
   slopeKiBPer1000: number;
   slopeSecondHalfKiBPer1000: number;
+  heapSlopeSecondHalfKiBPer1000: number;
+  externalSlopeSecondHalfKiBPer1000: number;
   seconds: number;
 }
 
@@ -249,8 +253,41 @@ export async function memChild(t: Target, file: string, size: number, sha: strin
   Promise<{ transfers: TransferMemory[]; execs: ExecMemory }> {
   const transfers: TransferMemory[] = [];
   const { session } = await bindingConnect(t);
-  session.setTimeout(180_000);
   try {
+    // The round trips first, on a fresh heap: after a 1 GiB transfer the allocator holds freed
+    // memory that a small leak would fill before RSS grew.
+    await bindingExec(session); // the first channel after auth is special (sshd's Nagle)
+    const rss: number[] = [];
+    const heap: number[] = [];
+    const external: number[] = [];
+    const sample = () => {
+      gc();
+      const m = process.memoryUsage();
+      rss.push(m.rss / MIB);
+      heap.push(m.heapUsed / MIB);
+      external.push(m.external / MIB);
+    };
+    const t0 = performance.now();
+    sample();
+    for (let i = 1; i <= execs; i++) {
+      await bindingExec(session);
+      if (i % every === 0) sample();
+    }
+    const seconds = (performance.now() - t0) / 1e3;
+    const xs = rss.map((_, i) => i * every);
+    const half = Math.floor(rss.length / 2);
+    const perK = (ys: number[]) => slope(xs.slice(half), ys.slice(half)) * 1024 * 1000;
+    const execMemory: ExecMemory = {
+      execs, every, rssMiB: rss, heapUsedMiB: heap, externalMiB: external,
+      growthMiB: (rss[rss.length - 1] as number) - (rss[0] as number),
+      slopeKiBPer1000: slope(xs, rss) * 1024 * 1000,
+      slopeSecondHalfKiBPer1000: perK(rss),
+      heapSlopeSecondHalfKiBPer1000: perK(heap),
+      externalSlopeSecondHalfKiBPer1000: perK(external),
+      seconds,
+    };
+
+    session.setTimeout(180_000);
     // fastGet into a file, verified afterwards (untimed, outside the sampling).
     const sftp = await session.sftpInit();
     const out = path.join(outDir, 'mem-fastget');
@@ -265,34 +302,7 @@ export async function memChild(t: Target, file: string, size: number, sha: strin
       streamed = await streamHash(session, file);
     }));
     if (streamed.n !== size || streamed.sha !== sha) throw new Error(`MEM: the stream gave ${streamed.n} bytes, sha256 ${streamed.sha}`);
-
-    session.setTimeout(10_000);
-    await bindingExec(session); // the first channel after auth is special (sshd's Nagle)
-    const rss: number[] = [];
-    const heap: number[] = [];
-    const sample = () => {
-      gc();
-      rss.push(rssMiB());
-      heap.push(process.memoryUsage().heapUsed / MIB);
-    };
-    const t0 = performance.now();
-    sample();
-    for (let i = 1; i <= execs; i++) {
-      await bindingExec(session);
-      if (i % every === 0) sample();
-    }
-    const seconds = (performance.now() - t0) / 1e3;
-    const xs = rss.map((_, i) => i * every);
-    const half = Math.floor(rss.length / 2);
-    return {
-      transfers,
-      execs: {
-        execs, every, rssMiB: rss, heapUsedMiB: heap, growthMiB: (rss[rss.length - 1] as number) - (rss[0] as number),
-        slopeKiBPer1000: slope(xs, rss) * 1024 * 1000,
-        slopeSecondHalfKiBPer1000: slope(xs.slice(half), rss.slice(half)) * 1024 * 1000,
-        seconds,
-      },
-    };
+    return { transfers, execs: execMemory };
   } finally {
     await bindingDisconnect(session);
   }
@@ -333,10 +343,10 @@ async function runMem(t: Target, opts: Options): Promise<SpecialResult> {
       },
     ];
     const markdown = [
-      `In a fresh Node process (\`node --expose-gc bench/mem-child.js\`): one authenticated session; RSS sampled every ` +
-        `${MEM_SAMPLE_MS} ms during each transfer of a random ${fmt(size / MIB, 0)} MiB file in ${path.dirname(root)} ` +
-        '(growth = peak − the RSS just before, after a forced GC; each copy checked by sha256), then ' +
-        `${execs} exec round trips (W2's exec) on the same session, RSS after a forced GC every ${every}.`,
+      `In a fresh Node process (\`node --expose-gc bench/mem-child.js\`), one authenticated session: first ${execs} exec ` +
+        `round trips (W2's exec), RSS after a forced GC every ${every}; then RSS sampled every ${MEM_SAMPLE_MS} ms during ` +
+        `each transfer of a random ${fmt(size / MIB, 0)} MiB file in ${path.dirname(root)} (growth = peak − the RSS just ` +
+        'before, after a forced GC; each copy checked by sha256).',
       '',
       '| transfer | MiB/s | RSS before MiB | peak MiB | growth MiB |',
       '|---|---|---|---|---|',
@@ -346,9 +356,12 @@ async function runMem(t: Target, opts: Options): Promise<SpecialResult> {
       `Exec round trips: ${execs} in ${fmt(e.seconds, 1)} s; RSS ${fmt(e.rssMiB[0] as number, 1)} → ` +
         `${fmt(e.rssMiB[e.rssMiB.length - 1] as number, 1)} MiB (growth **${fmt(e.growthMiB, 2)} MiB**); least-squares slope ` +
         `**${fmt(e.slopeKiBPer1000, 1)} KiB per 1000 execs** over all samples, **${fmt(e.slopeSecondHalfKiBPer1000, 1)}** over the ` +
-        `second half; heapUsed ${fmt(e.heapUsedMiB[0] as number, 1)} → ${fmt(e.heapUsedMiB[e.heapUsedMiB.length - 1] as number, 1)} MiB.`,
+        `second half; heapUsed ${fmt(e.heapUsedMiB[0] as number, 2)} → ${fmt(e.heapUsedMiB[e.heapUsedMiB.length - 1] as number, 2)} MiB ` +
+        `(second-half slope ${fmt(e.heapSlopeSecondHalfKiBPer1000, 1)} KiB per 1000), external ` +
+        `${fmt(e.externalMiB[0] as number, 2)} → ${fmt(e.externalMiB[e.externalMiB.length - 1] as number, 2)} MiB ` +
+        `(${fmt(e.externalSlopeSecondHalfKiBPer1000, 1)} KiB per 1000).`,
       '',
-      `RSS samples (MiB): ${e.rssMiB.map((x) => fmt(x, 1)).join(', ')}.`,
+      `RSS samples (MiB): ${e.rssMiB.map((x) => fmt(x, 2)).join(', ')}.`,
       '',
     ].join('\n');
     return { markdown, json: res, checks };
