@@ -9,7 +9,10 @@
  * CHANNELS channels driven at once, channel i: open a session channel, exec `echo i`, read stdout
  * (must be "i\n") and stderr (must be empty) to EOF, close, wait for the peer's CLOSE, exit
  * status (must be 0), free. libssh2 has one channel open in flight per session
- * (session->open_state), so opens go one after another; everything else overlaps. The op is
+ * (session->open_state), so opens go one after another; and one channel at a time may wait for
+ * a CHANNEL_SUCCESS/FAILURE (LIBSSH2-PITFALLS.md 5: `_libssh2_packet_requirev` takes another
+ * channel's reply and fails the exec), so execs go one after another too, as in the binding;
+ * reads, closes and frees overlap. The op is
  * a loop over the channels' state machines: every channel gets one non-blocking call per pass;
  * after two passes in a row without progress it waits on the socket (poll, in libssh2's block
  * directions; at most WAIT_MS: a packet parsed by a later channel's call in the second idle pass
@@ -54,9 +57,10 @@ static int wait_socket(int fd, LIBSSH2_SESSION *s) {
 
 /*
  * One call of channel c's state machine. Returns 1 on progress (a state change or bytes read),
- * 0 on EAGAIN, -1 on failure. `opening` is the index of the channel whose open is in flight.
+ * 0 on EAGAIN, -1 on failure. `opening` is the index of the channel whose open is in flight,
+ * `setup` the one whose exec waits for its reply (-1: none).
  */
-static int step(LIBSSH2_SESSION *s, struct chan *c, int i, int *opening) {
+static int step(LIBSSH2_SESSION *s, struct chan *c, int i, int *opening, int *setup) {
   int rc;
   char buf[4096];
   switch (c->st) {
@@ -74,9 +78,14 @@ static int step(LIBSSH2_SESSION *s, struct chan *c, int i, int *opening) {
       c->st = S_EXEC;
       return 1;
     case S_EXEC:
+      if (*setup != -1 && *setup != i) return 0;
       rc = libssh2_channel_exec(c->ch, c->cmd);
-      if (rc == LIBSSH2_ERROR_EAGAIN) return 0;
+      if (rc == LIBSSH2_ERROR_EAGAIN) {
+        *setup = i;
+        return 0;
+      }
       if (rc != 0) return fail(s, "libssh2_channel_exec");
+      *setup = -1;
       c->st = S_READ;
       return 1;
     case S_READ: {
@@ -151,7 +160,7 @@ static int step(LIBSSH2_SESSION *s, struct chan *c, int i, int *opening) {
 
 /* One W3 op: `n` channels at once. Returns 0 on success. */
 static int w3_op(struct conn *c, struct chan *chans, int n) {
-  int opening = -1, done = 0, idle = 0;
+  int opening = -1, setup = -1, done = 0, idle = 0;
   for (int i = 0; i < n; i++) {
     memset(&chans[i], 0, sizeof chans[i]);
     chans[i].st = S_OPEN;
@@ -162,7 +171,7 @@ static int w3_op(struct conn *c, struct chan *chans, int n) {
     int progress = 0;
     for (int i = 0; i < n; i++) {
       if (chans[i].st == S_DONE) continue;
-      int rc = step(c->s, &chans[i], i, &opening);
+      int rc = step(c->s, &chans[i], i, &opening, &setup);
       if (rc < 0) return -1;
       if (rc > 0) {
         progress = 1;
