@@ -272,7 +272,7 @@ export function checkTargets(w: Workload, rs: Ratio[]): Check[] {
     const v = w.throughput ? r.opsPerSec : r.medianMs;
     const pass = (t.min === undefined || v >= t.min) && (t.max === undefined || v <= t.max);
     const what = `${t.of}/${t.to} ${w.throughput ? (w.rate?.unit ?? `${w.unit}s/s`) : `ms/${w.unit}`}`;
-    return { workload: w.id, what, target: t.min !== undefined ? `≥ ${t.min}` : `≤ ${t.max}`, value: fmt(v), pass, required: t.required };
+    return { workload: w.id, what, target: t.min !== undefined ? `≥ ${t.min}` : `≤ ${t.max}`, value: fmt(v, 3), pass, required: t.required };
   });
 }
 

@@ -84,8 +84,11 @@ export function chartSvg(all: Bar[], title: string): string {
     parts.push(`<text x="${labelW - 8}" y="${y + rowH - 5}" text-anchor="end">${esc(b.label)}</text>`);
     parts.push(`<rect x="${Math.min(x0, x1).toFixed(1)}" y="${y + 3}" width="${Math.max(1, Math.abs(x1 - x0)).toFixed(1)}" ` +
       `height="${rowH - 6}" fill="${colour}"/>`);
-    const tx = v >= 1 ? x1 + 4 : x1 - 4;
-    parts.push(`<text x="${tx.toFixed(1)}" y="${y + rowH - 5}" text-anchor="${v >= 1 ? 'start' : 'end'}" fill="#222">${fmt(b.speed)}</text>`);
+    // The value beside the bar's end; inside it (white) where it would run into the labels.
+    const inside = v < 1 && x1 - 34 < labelW;
+    const tx = v >= 1 ? x1 + 4 : inside ? x1 + 4 : x1 - 4;
+    parts.push(`<text x="${tx.toFixed(1)}" y="${y + rowH - 5}" text-anchor="${v >= 1 || inside ? 'start' : 'end'}" ` +
+      `fill="${inside ? '#fff' : '#222'}">${fmt(b.speed)}</text>`);
     if (b.target !== undefined) {
       const tt = x(b.target).toFixed(1);
       parts.push(`<line x1="${tt}" y1="${y + 1}" x2="${tt}" y2="${y + rowH - 1}" stroke="#000" stroke-width="2"/>`);
