@@ -11,6 +11,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { startSshd, stopSshd, type SshdFixture } from '../test/fixtures/sshd';
 
+/**
+ * Run-wide settings: `defaults` (`--defaults`): every peer with its own algorithm preferences
+ * instead of the common ones (the C clients get BENCH_DEFAULTS=1).
+ */
+export const settings = { defaults: false };
+
 /** Where and as whom the peers log in. */
 export interface Target {
   host: string;
@@ -71,6 +77,43 @@ export interface Workload {
   /** Prepares the workload's data before its first round (untimed); `teardown` removes it. */
   setup?(target: Target, opts: Options): Promise<void>;
   teardown?(): Promise<void>;
+  /** The targets (ANCHORS.md, the issue) checked on this workload's ratios. */
+  targets?: RatioTarget[];
+}
+
+/** A target on a ratio: `of`/`to` of the headline (ms: at most `max`; throughput: at least `min`). */
+export interface RatioTarget {
+  of: string;
+  to: string;
+  min?: number;
+  max?: number;
+  required: boolean;
+}
+
+/** A checked target, for the summary. */
+export interface Check {
+  workload: string;
+  what: string;
+  target: string;
+  value: string;
+  pass: boolean;
+  required: boolean;
+}
+
+/** A workload that is not a race of peers (starvation, memory): it measures and reports itself. */
+export interface Special {
+  id: string;
+  title: string;
+  special: true;
+  defaults: Counts;
+  quick: Counts;
+  run(target: Target, opts: Options): Promise<SpecialResult>;
+}
+
+export interface SpecialResult {
+  markdown: string;
+  json: unknown;
+  checks: Check[];
 }
 
 export interface Options extends Counts {
@@ -79,7 +122,7 @@ export interface Options extends Counts {
   quick: boolean;
 }
 
-interface PeerResult {
+export interface PeerResult {
   name: string;
   label: string;
   ops: number;
@@ -97,13 +140,15 @@ interface PeerResult {
   methods: Methods | null;
 }
 
-interface Ratio {
+export interface Ratio {
   of: string;
   to: string;
   medianMs: number;
   opsPerSec: number;
   /** The median over rounds of the two peers' ops/s ratio in the same round (robust to a slow round). */
   pairedOpsPerSec: number;
+  /** The same for the rounds' median ms. */
+  pairedMs: number;
   cpuPerOp: number;
 }
 
@@ -161,14 +206,14 @@ export function withTimeout<T>(p: Promise<T>, ms: number, what: string, onTimeou
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
 
-function quantile(sorted: number[], q: number): number {
+export function quantile(sorted: number[], q: number): number {
   const pos = (sorted.length - 1) * q;
   const lo = Math.floor(pos);
   const hi = Math.ceil(pos);
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
 }
 
-const median = (xs: number[]): number => quantile([...xs].sort((a, b) => a - b), 0.5);
+export const median = (xs: number[]): number => quantile([...xs].sort((a, b) => a - b), 0.5);
 
 function summarize(peer: Peer, batches: Batch[]): PeerResult {
   const all = batches.flatMap((b) => b.ms).sort((a, b) => a - b);
@@ -210,12 +255,25 @@ async function measure(w: Workload, target: Target, opts: Options): Promise<Peer
     }
   }
   const results = w.peers.map((p, i) => summarize(p, batches[i]));
+  // With --defaults every peer negotiates what it prefers (reported per peer).
   const ref = JSON.stringify(results[0]?.methods);
-  for (const p of results.slice(1)) {
+  for (const p of settings.defaults ? [] : results.slice(1)) {
     const m = JSON.stringify(p.methods);
     if (m !== ref) throw new Error(`${w.id}: ${p.name} negotiated other methods than ${results[0]?.name}: ${m} vs ${ref}`);
   }
   return results;
+}
+
+/** Checks `w`'s targets against its ratios (the headline: median ms or ops/s). */
+export function checkTargets(w: Workload, rs: Ratio[]): Check[] {
+  return (w.targets ?? []).map((t) => {
+    const r = rs.find((x) => x.of === t.of && x.to === t.to);
+    if (!r) throw new Error(`${w.id}: no ratio ${t.of}/${t.to} for a target`);
+    const v = w.throughput ? r.opsPerSec : r.medianMs;
+    const pass = (t.min === undefined || v >= t.min) && (t.max === undefined || v <= t.max);
+    const what = `${t.of}/${t.to} ${w.throughput ? (w.rate?.unit ?? `${w.unit}s/s`) : `ms/${w.unit}`}`;
+    return { workload: w.id, what, target: t.min !== undefined ? `≥ ${t.min}` : `≤ ${t.max}`, value: fmt(v, 3), pass, required: t.required };
+  });
 }
 
 function ratios(w: Workload, results: PeerResult[]): Ratio[] {
@@ -225,8 +283,9 @@ function ratios(w: Workload, results: PeerResult[]): Ratio[] {
     const b = byName.get(to);
     if (!a || !b) throw new Error(`${w.id}: no peer for the ratio ${of}/${to}`);
     const paired = median(a.roundOpsPerSec.map((x, i) => x / b.roundOpsPerSec[i]));
+    const pairedMs = median(a.roundMediansMs.map((x, i) => x / b.roundMediansMs[i]));
     return {
-      of, to, medianMs: a.medianMs / b.medianMs, opsPerSec: a.opsPerSec / b.opsPerSec, pairedOpsPerSec: paired,
+      of, to, medianMs: a.medianMs / b.medianMs, opsPerSec: a.opsPerSec / b.opsPerSec, pairedOpsPerSec: paired, pairedMs,
       cpuPerOp: a.cpuMsPerOp / b.cpuMsPerOp,
     };
   });
@@ -258,7 +317,7 @@ function environment(f: SshdFixture): Record<string, string | number> {
   };
 }
 
-function fmt(x: number, digits = 2): string {
+export function fmt(x: number, digits = 2): string {
   return x.toFixed(digits);
 }
 
@@ -270,7 +329,8 @@ function markdown(w: Workload, opts: Options, results: PeerResult[], rs: Ratio[]
   const row = (p: PeerResult) =>
     `| ${p.label} | ${p.ops} | ${bold(fmt(p.medianMs), !w.throughput)} | ${fmt(p.p10Ms)} | ${fmt(p.p90Ms)} | ${fmt(p.minMs)} | ` +
     `${bold(fmt(p.opsPerSec * perOp, 1), w.throughput)} | ${fmt(p.cpuMsPerOp)} (${fmt(p.cpuUserMsPerOp)} + ${fmt(p.cpuSysMsPerOp)}) |`;
-  const methods = Object.entries(ref.methods ?? {}).map(([k, v]) => `${k} ${v}`).join(', ');
+  const methods = settings.defaults ? 'each peer its defaults (below)'
+    : Object.entries(ref.methods ?? {}).map(([k, v]) => `${k} ${v}`).join(', ');
   const perRound = Math.ceil(opts.iterations / opts.rounds);
   return [
     `# ${w.title} — ${date}`,
@@ -282,11 +342,15 @@ function markdown(w: Workload, opts: Options, results: PeerResult[], rs: Ratio[]
     '|---|---|---|---|---|---|---|---|',
     ...results.map(row),
     '',
-    `| ratio | median ms/${w.unit} (> 1: slower) | ${w.rate ? w.rate.unit : `${w.unit}s/s`} (< 1: slower) | same-round ratio (median of rounds) | client CPU/${w.unit} |`,
+    `| ratio | median ms/${w.unit} (> 1: slower) | ${w.rate ? w.rate.unit : `${w.unit}s/s`} (< 1: slower) | ` +
+      `same-round ratio of the headline (median of rounds) | client CPU/${w.unit} |`,
     '|---|---|---|---|---|',
     ...rs.map((r) => `| ${r.of}/${r.to} | ${bold(fmt(r.medianMs), !w.throughput)} | ${bold(fmt(r.opsPerSec), w.throughput)} | ` +
-      `${fmt(r.pairedOpsPerSec)} | ${fmt(r.cpuPerOp)} |`),
+      `${fmt(w.throughput ? r.pairedOpsPerSec : r.pairedMs)} | ${fmt(r.cpuPerOp)} |`),
     '',
+    ...(settings.defaults
+      ? ['Negotiated (--defaults): ' + results.map((p) => `${p.name} ${Object.values(p.methods ?? {}).join(' ')}`).join('; ') + '.', '']
+      : []),
     'Per-round medians (ms): ' + results.map((p) => `${p.name} ${p.roundMediansMs.map((x) => fmt(x)).join(', ')}`).join('; ') + '.',
     `Per-round ${w.rate ? w.rate.unit : `${w.unit}s/s`}: ` +
       results.map((p) => `${p.name} ${p.roundOpsPerSec.map((x) => fmt(x * perOp, 1)).join(', ')}`).join('; ') + '.',
@@ -296,33 +360,97 @@ function markdown(w: Workload, opts: Options, results: PeerResult[], rs: Ratio[]
   ].join('\n');
 }
 
-/** Runs the selected workloads against a private sshd and writes bench/results/<id>-<date>.{json,md}. */
-export async function main(workloads: [Workload, Options][]): Promise<void> {
+/** What one workload of the run gave (or how it failed), for the summary. */
+export interface Outcome {
+  id: string;
+  title: string;
+  throughput?: boolean;
+  unit?: string;
+  rateUnit?: string;
+  /** Units one op moves (MB per transfer), for rate workloads. */
+  perOp?: number;
+  results?: PeerResult[];
+  ratios?: Ratio[];
+  special?: SpecialResult;
+  checks: Check[];
+  error?: string;
+  seconds: number;
+}
+
+function stamp(): string {
+  return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
+async function runWorkload(w: Workload, opts: Options, target: Target, env: Record<string, string | number>, dir: string): Promise<Outcome> {
+  const date = stamp();
+  const t0 = performance.now();
+  let results: PeerResult[];
+  await w.setup?.(target, opts);
+  try {
+    results = await measure(w, target, opts);
+  } finally {
+    await w.teardown?.();
+  }
+  const rs = ratios(w, results);
+  const checks = checkTargets(w, rs);
+  const md = markdown(w, opts, results, rs, env, date);
+  const base = path.join(dir, `${w.id}-${date.replace(/:/g, '')}`);
+  fs.writeFileSync(`${base}.json`,
+    JSON.stringify({ workload: w.id, title: w.title, date, options: opts, settings, environment: env,
+      rate: w.rate ? { unit: w.rate.unit, perOp: w.rate.perOp() } : undefined, results, ratios: rs, checks }, null, 2) + '\n');
+  fs.writeFileSync(`${base}.md`, md);
+  process.stdout.write(`${md}\nwritten: ${path.relative(process.cwd(), base)}.{json,md}\n\n`);
+  return {
+    id: w.id, title: w.title, throughput: w.throughput, unit: w.unit, rateUnit: w.rate?.unit, perOp: w.rate?.perOp(), results,
+    ratios: rs, checks,
+    seconds: (performance.now() - t0) / 1e3,
+  };
+}
+
+async function runSpecial(w: Special, opts: Options, target: Target, env: Record<string, string | number>, dir: string): Promise<Outcome> {
+  const date = stamp();
+  const t0 = performance.now();
+  const r = await w.run(target, opts);
+  const md = `# ${w.title} — ${date}\n\n${r.markdown}\nEnvironment: ${Object.entries(env).map(([k, v]) => `${k} ${v}`).join('; ')}.\n`;
+  const base = path.join(dir, `${w.id}-${date.replace(/:/g, '')}`);
+  fs.writeFileSync(`${base}.json`, JSON.stringify({ workload: w.id, title: w.title, date, options: opts, environment: env,
+    result: r.json, checks: r.checks }, null, 2) + '\n');
+  fs.writeFileSync(`${base}.md`, md);
+  process.stdout.write(`${md}\nwritten: ${path.relative(process.cwd(), base)}.{json,md}\n\n`);
+  return { id: w.id, title: w.title, special: r, checks: r.checks, seconds: (performance.now() - t0) / 1e3 };
+}
+
+/**
+ * Runs the selected workloads against a private sshd, writes bench/results/<id>-<date>.{json,md}
+ * per workload, and the summary (every ratio, the target checks) and chart via `report`.
+ * A workload that fails (a peer crashed, a checksum differed) is reported and the others still
+ * run; resolves to false when any failed.
+ */
+export async function main(workloads: [Workload | Special, Options][],
+  report: (outcomes: Outcome[], env: Record<string, string | number>, dir: string, date: string) => void): Promise<boolean> {
+  const started = stamp();
   const fixture = await startSshd();
+  const outcomes: Outcome[] = [];
+  const dir = path.join(__dirname, 'results');
+  let env: Record<string, string | number>;
   try {
     const target: Target = { host: fixture.host, port: fixture.port, user: fixture.user, privkey: fixture.keys.ed25519.private };
-    const env = environment(fixture);
-    const dir = path.join(__dirname, 'results');
+    env = environment(fixture);
+    if (settings.defaults) env.algorithms = 'each peer its defaults (--defaults)';
     fs.mkdirSync(dir, { recursive: true });
     for (const [w, opts] of workloads) {
-      const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-      let results: PeerResult[];
-      await w.setup?.(target, opts);
+      const t0 = performance.now();
       try {
-        results = await measure(w, target, opts);
-      } finally {
-        await w.teardown?.();
+        outcomes.push('special' in w ? await runSpecial(w, opts, target, env, dir) : await runWorkload(w, opts, target, env, dir));
+      } catch (e) {
+        const error = e instanceof Error ? (e.stack ?? e.message) : String(e);
+        process.stderr.write(`${w.id} FAILED: ${error}\n`);
+        outcomes.push({ id: w.id, title: w.title, checks: [], error, seconds: (performance.now() - t0) / 1e3 });
       }
-      const rs = ratios(w, results);
-      const md = markdown(w, opts, results, rs, env, date);
-      const base = path.join(dir, `${w.id}-${date.replace(/:/g, '')}`);
-      fs.writeFileSync(`${base}.json`,
-        JSON.stringify({ workload: w.id, title: w.title, date, options: opts, environment: env,
-          rate: w.rate ? { unit: w.rate.unit, perOp: w.rate.perOp() } : undefined, results, ratios: rs }, null, 2) + '\n');
-      fs.writeFileSync(`${base}.md`, md);
-      process.stdout.write(`${md}\nwritten: ${path.relative(process.cwd(), base)}.{json,md}\n\n`);
     }
   } finally {
     await stopSshd(fixture);
   }
+  report(outcomes, env, dir, started);
+  return outcomes.every((o) => !o.error);
 }

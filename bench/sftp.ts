@@ -19,6 +19,7 @@ import { LIBSSH2_FXF_CREAT, LIBSSH2_FXF_READ, LIBSSH2_FXF_TRUNC, LIBSSH2_FXF_WRI
 import { runProgram } from '../test/fixtures/run';
 import { runChild, timeInProcess, withTimeout, type Batch, type Methods, type Options, type Peer, type Target, type Workload } from './harness';
 import { bindingConnect, bindingDisconnect, ssh2Connect, ssh2Disconnect } from './clients';
+import { opensshMethods, opensshOptions } from './openssh';
 
 /** W4/W5 file size: full run and --quick. */
 const BIG_SIZE = 1 << 30;
@@ -67,7 +68,7 @@ function current(): Data {
  * /dev/shm when it is a writable directory with room for `need` bytes (containers often have
  * only 64 MiB there), else os.tmpdir().
  */
-function dataParent(need: number): string {
+export function dataParent(need: number): string {
   try {
     fs.accessSync('/dev/shm', fs.constants.W_OK);
     const st = fs.statfsSync('/dev/shm');
@@ -95,7 +96,7 @@ function makeRoot(need: number): string {
   return root;
 }
 
-function sha256File(file: string): string {
+export function sha256File(file: string): string {
   const h = crypto.createHash('sha256');
   const buf = Buffer.allocUnsafe(8 << 20);
   const fd = fs.openSync(file, 'r');
@@ -109,7 +110,7 @@ function sha256File(file: string): string {
   return h.digest('hex');
 }
 
-function writeRandomFile(file: string, size: number): void {
+export function writeRandomFile(file: string, size: number): void {
   const fd = fs.openSync(file, 'w', 0o644);
   try {
     const buf = Buffer.allocUnsafe(16 << 20);
@@ -361,13 +362,14 @@ async function ssh2GetSmall(conn: Client, sftp: SFTPWrapper, remote: string, loc
   fs.writeFileSync(local, buf.subarray(0, got));
 }
 
-function ssh2Peer(kind: Kind): Peer {
+function ssh2Peer(kind: Kind, noDelay = true): Peer {
+  const who = noDelay ? '`ssh2` npm + setNoDelay(true)' : '`ssh2` npm, defaults';
   const label = kind === 'many'
-    ? '`ssh2` npm + setNoDelay(true) (open/read/close per file)'
-    : `\`ssh2\` npm + setNoDelay(true), ${kind === 'get' ? 'fastGet' : 'fastPut'} (defaults: 64 × 32 KiB requests)`;
-  return verified('ssh2+nodelay', label, async (t, iterations, warmup, dir) => {
+    ? `${who} (open/read/close per file)`
+    : `${who}, ${kind === 'get' ? 'fastGet' : 'fastPut'} (defaults: 64 × 32 KiB requests)`;
+  return verified(noDelay ? 'ssh2+nodelay' : 'ssh2', label, async (t, iterations, warmup, dir) => {
     const d = current();
-    const { conn, methods } = await ssh2Connect(t, true);
+    const { conn, methods } = await ssh2Connect(t, noDelay);
     try {
       const sftp = await ssh2Sftp(conn);
       const b = await timeInProcess(iterations, warmup, async (i, warm) => {
@@ -459,18 +461,6 @@ function parseStamps(stdout: string): Stamp[] {
   return stamps;
 }
 
-/** The negotiated methods from ssh's -v output. */
-function opensshMethods(stderr: string): Methods | null {
-  const m = (re: RegExp) => re.exec(stderr)?.[1] ?? '';
-  const r = {
-    kex: m(/kex: algorithm: (\S+)/),
-    hostkey: m(/kex: host key algorithm: (\S+)/),
-    crypt_cs: m(/kex: client->server cipher: (\S+)/),
-    crypt_sc: m(/kex: server->client cipher: (\S+)/),
-  };
-  return r.kex ? r : null;
-}
-
 const quote = (s: string) => `"${s.replace(/(["\\])/g, '\\$1')}"`;
 
 function opensshPeer(kind: Kind): Peer {
@@ -496,11 +486,7 @@ function opensshPeer(kind: Kind): Peer {
     const batchFile = path.join(d.root, `batch-${d.seq}`);
     fs.writeFileSync(batchFile, lines.join('\n') + '\n');
     const args = [
-      '-b', batchFile, '-F', '/dev/null', '-P', String(t.port), '-i', t.privkey,
-      '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'GlobalKnownHostsFile=/dev/null',
-      '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none', '-o', 'ConnectTimeout=10',
-      '-o', 'LogLevel=DEBUG1', '-c', 'aes128-gcm@openssh.com', '-o', 'KexAlgorithms=curve25519-sha256',
-      '-o', 'HostKeyAlgorithms=ssh-ed25519', `${t.user}@${t.host}`,
+      '-b', batchFile, '-P', String(t.port), ...opensshOptions(t, true), `${t.user}@${t.host}`,
     ];
     const perOp = kind === 'many' ? SMALL_OP_TIMEOUT_MS : BIG_OP_TIMEOUT_MS;
     const r = await runProgram('sftp', args, { timeoutMs: 30_000 + (iterations + warmup) * perOp });
@@ -533,7 +519,7 @@ function bigRate() {
 
 const bigRatios = (): [string, string][] => [
   ['binding', 'C'], ['binding-1', 'C'], ['binding', 'openssh'], ['binding-1', 'openssh'],
-  ['binding', 'ssh2+nodelay'], ['binding-1', 'ssh2+nodelay'],
+  ['binding', 'ssh2'], ['binding', 'ssh2+nodelay'], ['binding-1', 'ssh2+nodelay'],
 ];
 
 export const w4: Workload = {
@@ -545,9 +531,9 @@ export const w4: Workload = {
   throughput: true,
   rate: bigRate(),
   peers: [cSftpPeer('get', `${C_LABEL}, \`libssh2_sftp_read\` of ${BIG_BUF} bytes)`), bindingPeer('get', 'fast'),
-    bindingPeer('get', 'one'), opensshPeer('get'), ssh2Peer('get')],
+    bindingPeer('get', 'one'), opensshPeer('get'), ssh2Peer('get', false), ssh2Peer('get')],
   ratios: bigRatios(),
-  defaults: { iterations: 9, rounds: 9, warmup: 0 },
+  defaults: { iterations: 5, rounds: 5, warmup: 0 },
   quick: { iterations: 2, rounds: 1, warmup: 0 },
   setup: (_t, opts) => setup('get', opts, 0),
   teardown,
@@ -562,9 +548,9 @@ export const w5: Workload = {
   throughput: true,
   rate: bigRate(),
   peers: [cSftpPeer('put', `${C_LABEL}, \`libssh2_sftp_write\` of ${BIG_BUF} bytes)`), bindingPeer('put', 'fast'),
-    bindingPeer('put', 'one'), opensshPeer('put'), ssh2Peer('put')],
+    bindingPeer('put', 'one'), opensshPeer('put'), ssh2Peer('put', false), ssh2Peer('put')],
   ratios: bigRatios(),
-  defaults: { iterations: 9, rounds: 9, warmup: 0 },
+  defaults: { iterations: 5, rounds: 5, warmup: 0 },
   quick: { iterations: 2, rounds: 1, warmup: 0 },
   setup: (_t, opts) => setup('put', opts, 0),
   teardown,
@@ -578,9 +564,10 @@ export const w6: Workload = {
   unit: 'file',
   throughput: true,
   peers: [cSftpPeer('many', `${C_LABEL}, \`libssh2_sftp_read\` of ${SMALL_BUF} bytes)`), bindingPeer('many', 'fast'),
-    opensshPeer('many'), ssh2Peer('many')],
-  ratios: [['binding', 'C'], ['binding', 'openssh'], ['binding', 'ssh2+nodelay']],
-  defaults: { iterations: 9000, rounds: 9 },
+    opensshPeer('many'), ssh2Peer('many', false), ssh2Peer('many')],
+  ratios: [['binding', 'C'], ['binding', 'openssh'], ['binding', 'ssh2'], ['binding', 'ssh2+nodelay']],
+  targets: [{ of: 'binding', to: 'C', min: 0.9, required: true }],
+  defaults: { iterations: 5000, rounds: 5 },
   quick: { iterations: 100, rounds: 1 },
   setup: (_t, opts) => setup('many', opts, Math.ceil(opts.iterations / opts.rounds)),
   teardown,

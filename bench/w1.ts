@@ -56,7 +56,8 @@ export const w1: Workload = {
   unit: 'connection',
   throughput: false,
   peers: [cPeer('C', C_LABEL, 'w1', ['exec']), bindingPeer(true), ssh2Peer(false, true), ssh2Peer(true, true)],
-  ratios: [['binding', 'C'], ['binding', 'ssh2+nodelay']],
+  ratios: [['binding', 'C'], ['binding', 'ssh2'], ['binding', 'ssh2+nodelay']],
+  targets: [{ of: 'binding', to: 'C', max: 1.05, required: true }],
   defaults: { iterations: 200, rounds: 5 },
   quick: { iterations: 20, rounds: 1 },
 };

@@ -5,7 +5,8 @@
  * untimed warm-up.
  */
 import { cPeer, timeInProcess, type Batch, type Peer, type Workload } from './harness';
-import { bindingConnect, bindingDisconnect, bindingExec, ssh2Connect, ssh2Disconnect, ssh2Exec } from './clients';
+import { bindingConnect, bindingDisconnect, bindingExec, bindingExecNb, ssh2Connect, ssh2Disconnect, ssh2Exec } from './clients';
+import { opensshMuxPeer } from './openssh';
 
 const binding: Peer = {
   name: 'binding',
@@ -14,6 +15,23 @@ const binding: Peer = {
     const { session, methods } = await bindingConnect(t);
     try {
       return { ...(await timeInProcess(iterations, warmup, () => bindingExec(session))), methods };
+    } finally {
+      await bindingDisconnect(session);
+    }
+  },
+};
+
+/** The binding in non-blocking mode: connect and auth async, then setBlocking(false) and the …Nb() calls. */
+const bindingNb: Peer = {
+  name: 'binding-nb',
+  label: 'this binding, non-blocking (`setBlocking(false)`, `…Nb()` calls, `await waitSocket()` on EAGAIN)',
+  async run(t, iterations, warmup): Promise<Batch> {
+    const { session, methods } = await bindingConnect(t);
+    try {
+      session.setBlocking(false);
+      const b = await timeInProcess(iterations, warmup, () => bindingExecNb(session));
+      session.setBlocking(true);
+      return { ...b, methods };
     } finally {
       await bindingDisconnect(session);
     }
@@ -42,8 +60,20 @@ export const w2: Workload = {
     'read stdout/stderr to EOF + close (after the peer\'s CLOSE) + exit status + free',
   unit: 'exec',
   throughput: true,
-  peers: [cPeer('C', 'C program on the same libssh2 (blocking, TCP_NODELAY)', 'w2'), binding, ssh2Peer(false), ssh2Peer(true)],
-  ratios: [['binding', 'C'], ['binding', 'ssh2+nodelay']],
+  peers: [
+    cPeer('C', 'C program on the same libssh2 (blocking, TCP_NODELAY)', 'w2'),
+    binding,
+    bindingNb,
+    ssh2Peer(false),
+    ssh2Peer(true),
+    opensshMuxPeer('w2', 'OpenSSH `ssh -S socket host true` through a ControlMaster (a process per exec)'),
+  ],
+  ratios: [['binding', 'C'], ['binding-nb', 'C'], ['binding', 'ssh2'], ['binding', 'ssh2+nodelay'], ['binding-nb', 'ssh2+nodelay'],
+    ['binding', 'openssh']],
+  targets: [
+    { of: 'binding', to: 'C', min: 0.95, required: true },
+    { of: 'binding', to: 'ssh2+nodelay', min: 1.15, required: false },
+  ],
   defaults: { iterations: 1000, rounds: 5 },
   quick: { iterations: 50, rounds: 1 },
 };

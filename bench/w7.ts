@@ -6,11 +6,14 @@
  * (untimed). The sink is bench/c/sink.c, its own process (its CPU is in no peer's figures).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Client, ClientChannel } from 'ssh2';
 import type { Channel, Session } from '../lib';
 import { cPeer, timeInProcess, withTimeout, type Batch, type Peer, type Workload } from './harness';
 import { bindingConnect, bindingDisconnect, ssh2Connect, ssh2Disconnect } from './clients';
+import { opensshMuxPeer } from './openssh';
+import { dataParent } from './sftp';
 
 const BYTES = 1 << 30;
 const BYTES_QUICK = 32 << 20;
@@ -23,6 +26,9 @@ let sinkPort = 0;
 let bytes = BYTES;
 /** The C peer's extra arguments (sink port and size), filled in by setup(). */
 const cArgs: string[] = [];
+/** The OpenSSH peer's input: BYTES of the pattern in a file (/dev/shm), made by setup(). */
+let dataDir = '';
+let dataFile = '';
 
 function pattern(): Buffer {
   const b = Buffer.alloc(W7_CHUNK);
@@ -109,19 +115,21 @@ function ssh2Push(conn: Client, chunk: Buffer): Promise<void> {
   return withTimeout(done, OP_TIMEOUT_MS, 'ssh2 forwardOut push', () => conn.destroy());
 }
 
-const ssh2: Peer = {
-  name: 'ssh2+nodelay',
-  label: '`ssh2` npm + setNoDelay(true) (forwardOut, stream.write of 1 MiB chunks)',
-  async run(t, iterations, warmup): Promise<Batch> {
-    const { conn, methods } = await ssh2Connect(t, true);
-    const chunk = pattern();
-    try {
-      return { ...(await timeInProcess(iterations, warmup, () => ssh2Push(conn, chunk))), methods };
-    } finally {
-      await ssh2Disconnect(conn);
-    }
-  },
-};
+function ssh2Peer(noDelay: boolean): Peer {
+  return {
+    name: noDelay ? 'ssh2+nodelay' : 'ssh2',
+    label: `\`ssh2\` npm${noDelay ? ' + setNoDelay(true)' : ', defaults'} (forwardOut, stream.write of 1 MiB chunks)`,
+    async run(t, iterations, warmup): Promise<Batch> {
+      const { conn, methods } = await ssh2Connect(t, noDelay);
+      const chunk = pattern();
+      try {
+        return { ...(await timeInProcess(iterations, warmup, () => ssh2Push(conn, chunk))), methods };
+      } finally {
+        await ssh2Disconnect(conn);
+      }
+    },
+  };
+}
 
 async function setup(_t: unknown, opts: { quick: boolean }): Promise<void> {
   bytes = opts.quick ? BYTES_QUICK : BYTES;
@@ -139,11 +147,22 @@ async function setup(_t: unknown, opts: { quick: boolean }): Promise<void> {
   sinkPort = port;
   cArgs.length = 0;
   cArgs.push(String(sinkPort), String(bytes));
+  dataDir = fs.mkdtempSync(path.join(dataParent(bytes + (64 << 20)), 'libssh2-bench-w7-'));
+  dataFile = path.join(dataDir, 'pattern');
+  const chunk = pattern();
+  const fd = fs.openSync(dataFile, 'w');
+  try {
+    for (let left = bytes; left > 0; left -= chunk.length) fs.writeSync(fd, chunk, 0, Math.min(left, chunk.length));
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 async function teardown(): Promise<void> {
   sink?.kill();
   sink = null;
+  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  dataDir = '';
 }
 
 export const w7: Workload = {
@@ -157,9 +176,12 @@ export const w7: Workload = {
   peers: [
     cPeer('C', 'C program on the same libssh2 (blocking, TCP_NODELAY, libssh2_channel_write of 1 MiB)', 'w7', cArgs, OP_TIMEOUT_MS),
     binding,
-    ssh2,
+    ssh2Peer(false),
+    ssh2Peer(true),
+    opensshMuxPeer('w7', 'OpenSSH `ssh -S socket -W 127.0.0.1:sink` through a ControlMaster, stdin from a file in /dev/shm', 1,
+      () => ({ file: dataFile, forward: `127.0.0.1:${sinkPort}` })),
   ],
-  ratios: [['binding', 'C'], ['binding', 'ssh2+nodelay']],
+  ratios: [['binding', 'C'], ['binding', 'ssh2'], ['binding', 'ssh2+nodelay'], ['binding', 'openssh']],
   rate: { unit: 'MB/s', perOp: () => bytes / 1e6 },
   defaults: { iterations: 5, rounds: 5, warmup: 0 },
   quick: { iterations: 1, rounds: 1, warmup: 1 }, // the first channel after auth waits ~40 ms on sshd's Nagle

@@ -1,6 +1,6 @@
 /*
- * Shared parts of the C reference clients (w1.c, w2.c, sftp.c), on the vendored libssh2, in blocking
- * mode with TCP_NODELAY, as C users write it. Every blocking libssh2 call is bounded by
+ * Shared parts of the C reference clients (w1.c, w2.c, w3.c, w7.c, sftp.c), on the vendored
+ * libssh2, in blocking mode with TCP_NODELAY, as C users write it. Every blocking libssh2 call is bounded by
  * libssh2_session_set_timeout(OP_TIMEOUT_MS); the harness also kills the process on a timeout.
  */
 #ifndef BENCH_C_COMMON_H
@@ -21,7 +21,7 @@
 
 #define OP_TIMEOUT_MS 10000
 
-/* The same algorithms as the binding and ssh2 peers ask for (bench/peers.ts). */
+/* The same algorithms as the binding and ssh2 peers ask for (bench/clients.ts METHODS). */
 static const struct {
   int type;
   const char *prefs;
@@ -100,7 +100,9 @@ static int conn_open(const struct opts *o, struct conn *c) {
     return fail(NULL, "libssh2_session_init");
   }
   libssh2_session_set_timeout(c->s, OP_TIMEOUT_MS);
-  for (size_t i = 0; i < sizeof METHODS / sizeof METHODS[0]; i++) {
+  /* BENCH_DEFAULTS=1 (node bench/run.js --defaults): libssh2's own method preferences. */
+  const char *defaults = getenv("BENCH_DEFAULTS");
+  for (size_t i = 0; !(defaults && strcmp(defaults, "1") == 0) && i < sizeof METHODS / sizeof METHODS[0]; i++) {
     if (libssh2_session_method_pref(c->s, METHODS[i].type, METHODS[i].prefs) != 0) {
       fail(c->s, "libssh2_session_method_pref");
       conn_close(c, 0);
