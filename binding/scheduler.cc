@@ -135,6 +135,12 @@ void Scheduler::Destroy() {
     uv_close(reinterpret_cast<uv_handle_t*>(later_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
     later_ = nullptr;
   }
+  if (deadlines_ != nullptr) {
+    deadlines_->data = nullptr;
+    uv_timer_stop(deadlines_);
+    uv_close(reinterpret_cast<uv_handle_t*>(deadlines_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    deadlines_ = nullptr;
+  }
   nb_.clear();
   // Ops still queued belong to a session torn down with its environment: drop them. The one a
   // worker still runs is freed by CompleteWork, which then deletes this object.
@@ -163,10 +169,9 @@ void Scheduler::SetRef(bool ref) {
     if (ref) uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
     else uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
   }
-  for (Op* op : queue_) {
-    if (op->timer_ == nullptr) continue;
-    if (ref) uv_ref(reinterpret_cast<uv_handle_t*>(op->timer_));
-    else uv_unref(reinterpret_cast<uv_handle_t*>(op->timer_));
+  if (deadlines_ != nullptr) {
+    if (ref) uv_ref(reinterpret_cast<uv_handle_t*>(deadlines_));
+    else uv_unref(reinterpret_cast<uv_handle_t*>(deadlines_));
   }
 }
 
@@ -274,12 +279,22 @@ void Scheduler::RunOnce(bool* progressed, bool* dispatched) {
     auto it = std::find(order.begin(), order.end(), send_owner_);
     if (it != order.end()) std::rotate(order.begin(), it, it + 1);
   }
+  bool stepped = false;  // an op that read from the socket ran in this pass
+  bool skipped = false;
+  uint64_t received_at_skip = 0;
   for (Op* op : order) {
     if (live_.count(op) == 0) continue;  // completed meanwhile
     // A parked op waits for the socket (or JS); it steps again after readiness or after any
     // other op completed (UnparkAll), never in a busy loop.
     if (op->waiting_js_ || op->parked_ || !op->Ready()) continue;
     if (closed_ && (op->flags() & Op::kTeardown) == 0) continue;
+    if (stepped && op != send_owner_ && op->Idle()) {
+      op->parked_ = true;  // as if it had stepped and got EAGAIN
+      if (!skipped) received_at_skip = owner_->Received();
+      skipped = true;
+      continue;
+    }
+    if (op->PollEvents() < 0) stepped = true;
     op->started_ = true;
     if (op->flags() & Op::kHeavy) {
       worker_busy_ = true;
@@ -293,6 +308,7 @@ void Scheduler::RunOnce(bool* progressed, bool* dispatched) {
       napi_create_string_utf8(env_, op->fn(), NAPI_AUTO_LENGTH, &name);
       napi_create_async_work(env_, nullptr, name, ExecuteWork, CompleteWork, work, &work->work);
       napi_queue_async_work(env_, work->work);
+      if (skipped) UnparkAll();  // the pool step may read what a skipped op waits for
       *dispatched = true;
       return;
     }
@@ -300,6 +316,12 @@ void Scheduler::RunOnce(bool* progressed, bool* dispatched) {
     RunStep(op, session_, &op->rc_, &op->error_message_, &op->want_write_, &op->blocked_out_);
     AfterStep(op);
     if (queue_.size() < before) *progressed = true;
+  }
+  // An op stepped after a skipped one read more from the socket: what it read may be for the
+  // skipped one, and the socket may not become readable again. Look once more.
+  if (skipped && owner_->Received() != received_at_skip) {
+    UnparkAll();
+    *progressed = true;
   }
 }
 
@@ -401,11 +423,9 @@ void Scheduler::Remove(Op* op) {
   if (it != queue_.end()) queue_.erase(it);
   live_.erase(op);
   if (send_owner_ == op) send_owner_ = nullptr;
-  if (op->timer_ != nullptr) {
-    op->timer_->data = nullptr;
-    uv_timer_stop(op->timer_);
-    uv_close(reinterpret_cast<uv_handle_t*>(op->timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-    op->timer_ = nullptr;
+  if (queue_.empty() && deadlines_ != nullptr && armed_at_ != 0) {  // nothing left to time out
+    uv_timer_stop(deadlines_);
+    armed_at_ = 0;
   }
   delete op->deferred_;
   delete op;
@@ -457,24 +477,48 @@ void Scheduler::UnparkAll() {
 
 void Scheduler::StartTimer(Op* op) {
   if (op->timeout_ms_ == 0) return;
-  op->timer_ = new uv_timer_t;
-  uv_timer_init(loop_, op->timer_);
-  op->timer_->data = op;
-  if (!ref_) uv_unref(reinterpret_cast<uv_handle_t*>(op->timer_));
-  uv_timer_start(op->timer_, OnTimer, op->timeout_ms_, 0);
+  op->deadline_ = uv_now(loop_) + op->timeout_ms_;
+  ArmDeadline(op->deadline_);
 }
 
-void Scheduler::OnTimer(uv_timer_t* handle) {
-  auto* op = static_cast<Op*>(handle->data);
-  if (op == nullptr) return;
-  Scheduler* self = op->scheduler_;
+void Scheduler::ArmDeadline(uint64_t deadline) {
+  if (deadlines_ == nullptr) {
+    deadlines_ = new uv_timer_t;
+    uv_timer_init(loop_, deadlines_);
+    deadlines_->data = this;
+    if (!ref_) uv_unref(reinterpret_cast<uv_handle_t*>(deadlines_));
+  }
+  if (armed_at_ != 0 && armed_at_ <= deadline) return;
+  uint64_t now = uv_now(loop_);
+  armed_at_ = deadline;
+  uv_timer_start(deadlines_, OnDeadline, deadline > now ? deadline - now : 0, 0);
+}
+
+void Scheduler::OnDeadline(uv_timer_t* handle) {
+  auto* self = static_cast<Scheduler*>(handle->data);
+  if (self == nullptr) return;
+  self->armed_at_ = 0;
   Napi::HandleScope scope(self->env_);
   Napi::CallbackScope callback_scope(self->env_, self->async_context_);
-  if (op == self->worker_op_) {
-    op->timed_out_ = true;  // decided when the worker returns
-    return;
+  uint64_t now = uv_now(self->loop_);
+  std::vector<Op*> due;
+  uint64_t next = 0;
+  for (Op* op : self->queue_) {
+    if (op->deadline_ == 0) continue;
+    if (op->deadline_ <= now) due.push_back(op);
+    else if (next == 0 || op->deadline_ < next) next = op->deadline_;
   }
-  self->TimedOut(op);
+  for (Op* op : due) {
+    if (self->live_.count(op) == 0) continue;  // removed by an earlier one's failure
+    op->deadline_ = 0;
+    if (op == self->worker_op_) {
+      op->timed_out_ = true;  // decided when the worker returns
+      continue;
+    }
+    self->TimedOut(op);
+  }
+  if (self->destroyed_) return;
+  if (next != 0) self->ArmDeadline(next);
   self->Pump();
 }
 

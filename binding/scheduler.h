@@ -69,6 +69,11 @@ class Op {
   // The socket events an EAGAIN from Step() waits for (UV_READABLE | UV_WRITABLE), or -1 for
   // libssh2's block directions (every libssh2 op; waitSocket() decides itself).
   virtual int PollEvents() const { return -1; }
+  // Main thread: true when a step now cannot complete because libssh2 holds nothing for the op
+  // (a channel read with no data and no EOF queued). On a pass where another op already stepped
+  // (and so read the socket into libssh2's buffers), such an op is not stepped: with 128 reads
+  // parked, every wake-up cost 128 libssh2 calls and recv(2)s (bench/README.md, W3).
+  virtual bool Idle() const { return false; }
 
   const char* fn() const { return fn_; }
   const void* gate() const { return gate_; }
@@ -97,7 +102,7 @@ class Op {
   // Scheduler state.
   Scheduler* scheduler_ = nullptr;
   Napi::Promise::Deferred* deferred_ = nullptr;
-  uv_timer_t* timer_ = nullptr;
+  uint64_t deadline_ = 0;  // uv_now() at which the op times out (0: none)
   uint32_t timeout_ms_ = 0;
   int rc_ = LIBSSH2_ERROR_EAGAIN;
   bool parked_ = false;
@@ -182,7 +187,9 @@ class Scheduler {
   ~Scheduler();
   struct Work;
   static void OnPoll(uv_poll_t* handle, int status, int events);
-  static void OnTimer(uv_timer_t* handle);
+  static void OnDeadline(uv_timer_t* handle);
+  // The one timer of the scheduler fires at the earliest deadline of the queued ops.
+  void ArmDeadline(uint64_t deadline);
   static void ExecuteWork(napi_env env, void* data);
   static void CompleteWork(napi_env env, napi_status status, void* data);
 
@@ -241,6 +248,8 @@ class Scheduler {
   bool ref_ = true;
   uv_async_t* keep_alive_ = nullptr;  // an active handle while ref() is in effect
   uv_timer_t* later_ = nullptr;        // EnqueueDetached's deferred pump
+  uv_timer_t* deadlines_ = nullptr;    // op timeouts: one timer, not one per op
+  uint64_t armed_at_ = 0;              // the deadline it is armed for (0: not armed)
   Napi::Reference<Napi::Value> close_error_;
   bool nb_mode_ = false;
   Napi::Reference<Napi::Value> nb_sig_;
