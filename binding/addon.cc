@@ -31,9 +31,7 @@ int InitLibssh2Once() {
 }
 
 // libssh2.version(): libssh2_version(0), the version string of the linked libssh2.
-Napi::Value Version(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), libssh2_version(0));
-}
+Napi::Value Version(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), libssh2_version(0)); }
 
 // libssh2.cryptoBackend(): { engine, library } — libssh2_crypto_engine() and the OpenSSL that
 // the symbols resolved to (the running node's own).
@@ -75,8 +73,7 @@ Napi::Value MakeErrorJs(const Napi::CallbackInfo& info) {
   }
   std::string fn = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : std::string();
   long status = info[2].IsNumber() ? info[2].As<Napi::Number>().Int64Value() : -1;
-  return MakeError(env, info[0].As<Napi::Number>().Int32Value(), fn.empty() ? nullptr : fn.c_str(),
-                   nullptr, status);
+  return MakeError(env, info[0].As<Napi::Number>().Int32Value(), fn.empty() ? nullptr : fn.c_str(), nullptr, status);
 }
 
 // constantsTable(): every constant of lib/constants.ts as the C compiler evaluated it.
@@ -124,8 +121,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
 }  // namespace node_libssh2
 
-static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
-  return node_libssh2::Init(env, exports);
-}
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return node_libssh2::Init(env, exports); }
 
 NODE_API_MODULE(node_libssh2, InitAddon)

@@ -20,17 +20,18 @@ std::string BlobType(const unsigned char* blob, size_t len) {
 }  // namespace
 
 Napi::Function Agent::Init(Napi::Env env) {
-  return DefineClass(env, "Agent", {
-      InstanceMethod<&Agent::Connect>("connect"),
-      InstanceMethod<&Agent::Disconnect>("disconnect"),
-      InstanceMethod<&Agent::ListIdentities>("listIdentities"),
-      InstanceMethod<&Agent::GetIdentities>("getIdentities"),
-      InstanceMethod<&Agent::Userauth>("userauth"),
-      InstanceMethod<&Agent::Sign>("sign"),
-      InstanceMethod<&Agent::GetIdentityPath>("getIdentityPath"),
-      InstanceMethod<&Agent::SetIdentityPath>("setIdentityPath"),
-      InstanceMethod<&Agent::Free>("free"),
-  });
+  return DefineClass(env, "Agent",
+                     {
+                         InstanceMethod<&Agent::Connect>("connect"),
+                         InstanceMethod<&Agent::Disconnect>("disconnect"),
+                         InstanceMethod<&Agent::ListIdentities>("listIdentities"),
+                         InstanceMethod<&Agent::GetIdentities>("getIdentities"),
+                         InstanceMethod<&Agent::Userauth>("userauth"),
+                         InstanceMethod<&Agent::Sign>("sign"),
+                         InstanceMethod<&Agent::GetIdentityPath>("getIdentityPath"),
+                         InstanceMethod<&Agent::SetIdentityPath>("setIdentityPath"),
+                         InstanceMethod<&Agent::Free>("free"),
+                     });
 }
 
 Napi::Value Agent::NewInstance(Napi::Env env, Session* session, LIBSSH2_AGENT* agent) {
@@ -72,8 +73,8 @@ bool Agent::Usable(Napi::Env env, const char* fn) {
   return true;
 }
 
-#define AGENT_GUARD(fn)                        \
-  Napi::Env env = info.Env();                  \
+#define AGENT_GUARD(fn)       \
+  Napi::Env env = info.Env(); \
   if (!Usable(env, fn)) return env.Undefined();
 
 struct libssh2_agent_publickey* Agent::Identity(Napi::Env env, Napi::Value v, const char* fn) {
@@ -94,19 +95,22 @@ struct libssh2_agent_publickey* Agent::Identity(Napi::Env env, Napi::Value v, co
 Napi::Value Agent::Connect(const Napi::CallbackInfo& info) {
   AGENT_GUARD("libssh2_agent_connect");
   return session_->scheduler()->Enqueue(MakeTargetOp(this, "libssh2_agent_connect", &gate_, Op::kHeavy,
-      [](LIBSSH2_AGENT* a) { return libssh2_agent_connect(a); }), session_->timeout_ms());
+                                                     [](LIBSSH2_AGENT* a) { return libssh2_agent_connect(a); }),
+                                        session_->timeout_ms());
 }
 
 Napi::Value Agent::Disconnect(const Napi::CallbackInfo& info) {
   AGENT_GUARD("libssh2_agent_disconnect");
   return session_->scheduler()->Enqueue(MakeTargetOp(this, "libssh2_agent_disconnect", &gate_, Op::kHeavy,
-      [](LIBSSH2_AGENT* a) { return libssh2_agent_disconnect(a); }), session_->timeout_ms());
+                                                     [](LIBSSH2_AGENT* a) { return libssh2_agent_disconnect(a); }),
+                                        session_->timeout_ms());
 }
 
 Napi::Value Agent::ListIdentities(const Napi::CallbackInfo& info) {
   AGENT_GUARD("libssh2_agent_list_identities");
   return session_->scheduler()->Enqueue(MakeTargetOp(this, "libssh2_agent_list_identities", &gate_, Op::kHeavy,
-      [](LIBSSH2_AGENT* a) { return libssh2_agent_list_identities(a); }), session_->timeout_ms());
+                                                     [](LIBSSH2_AGENT* a) { return libssh2_agent_list_identities(a); }),
+                                        session_->timeout_ms());
 }
 
 Napi::Value Agent::GetIdentities(const Napi::CallbackInfo& info) {
@@ -139,7 +143,7 @@ Napi::Value Agent::Userauth(const Napi::CallbackInfo& info) {
   struct libssh2_agent_publickey* id = Identity(env, info[1], "libssh2_agent_userauth");
   if (id == nullptr) return env.Undefined();
   auto op = MakeTargetOp(this, "libssh2_agent_userauth", session_->session_gate(), Op::kHeavy,
-      [user, id](LIBSSH2_AGENT* a) { return libssh2_agent_userauth(a, user.c_str(), id); });
+                         [user, id](LIBSSH2_AGENT* a) { return libssh2_agent_userauth(a, user.c_str(), id); });
   op->set_gate2(&gate_);
   return session_->scheduler()->Enqueue(std::move(op), session_->timeout_ms());
 }
@@ -160,17 +164,20 @@ Napi::Value Agent::Sign(const Napi::CallbackInfo& info) {
   };
   auto out = std::make_shared<Out>();
   LIBSSH2_SESSION* session = session_->raw();
-  return session_->scheduler()->Enqueue(MakeTargetOp(this, "libssh2_agent_sign", &gate_, Op::kHeavy,
-      [id, data, method, out](LIBSSH2_AGENT* a) {
-        return libssh2_agent_sign(a, id, &out->sig, &out->len, reinterpret_cast<const unsigned char*>(data.data()),
-                                  data.size(), method.c_str(), static_cast<unsigned>(method.size()));
-      },
-      [out, session](Napi::Env env, int) {
-        Napi::Value b = Napi::Buffer<unsigned char>::Copy(env, out->sig, out->len);
-        libssh2_free(session, out->sig);
-        out->sig = nullptr;
-        return b;
-      }), session_->timeout_ms());
+  return session_->scheduler()->Enqueue(
+      MakeTargetOp(
+          this, "libssh2_agent_sign", &gate_, Op::kHeavy,
+          [id, data, method, out](LIBSSH2_AGENT* a) {
+            return libssh2_agent_sign(a, id, &out->sig, &out->len, reinterpret_cast<const unsigned char*>(data.data()),
+                                      data.size(), method.c_str(), static_cast<unsigned>(method.size()));
+          },
+          [out, session](Napi::Env env, int) {
+            Napi::Value b = Napi::Buffer<unsigned char>::Copy(env, out->sig, out->len);
+            libssh2_free(session, out->sig);
+            out->sig = nullptr;
+            return b;
+          }),
+      session_->timeout_ms());
 }
 
 Napi::Value Agent::GetIdentityPath(const Napi::CallbackInfo& info) {

@@ -20,17 +20,14 @@ class ChannelFreeOp : public TargetOp<Channel, StepFn, Napi::Value (*)(Napi::Env
 
  public:
   ChannelFreeOp(Channel* ch, StepFn step)
-      : Base(ch, "libssh2_channel_free", nullptr, Op::kTeardown | Op::kAbandonable, std::move(step),
-             UndefinedResult) {}
+      : Base(ch, "libssh2_channel_free", nullptr, Op::kTeardown | Op::kAbandonable, std::move(step), UndefinedResult) {}
   bool Ready() const override { return this->target_->pending_ops() <= 1; }
   bool Expire(bool holds_partial_send) override {
     if (holds_partial_send) return false;  // cannot be dropped: TimeoutError closes the session
-    this->target_->Invalidate();  // dropped: libssh2_session_free frees it
-    return true;              // the next step sees no channel and resolves
+    this->target_->Invalidate();           // dropped: libssh2_session_free frees it
+    return true;                           // the next step sees no channel and resolves
   }
-  int Step(LIBSSH2_SESSION* s) override {
-    return this->target_->raw() == nullptr ? 0 : Base::Step(s);
-  }
+  int Step(LIBSSH2_SESSION* s) override { return this->target_->raw() == nullptr ? 0 : Base::Step(s); }
 };
 
 Napi::Value NumberResult(Napi::Env env, int rc) { return Napi::Number::New(env, rc); }
@@ -62,44 +59,46 @@ std::unique_ptr<Op> MakeReadOp(Channel* ch, int stream, StepFn step, ResultFn re
 }  // namespace
 
 Napi::Function Channel::Init(Napi::Env env) {
-  return DefineClass(env, "Channel", {
-      InstanceMethod<&Channel::Eof>("eof"),
-      InstanceMethod<&Channel::GetExitStatus>("getExitStatus"),
-      InstanceMethod<&Channel::GetExitSignal>("getExitSignal"),
-      InstanceMethod<&Channel::WindowRead>("windowRead"),
-      InstanceMethod<&Channel::WindowWrite>("windowWrite"),
-      InstanceMethod<&Channel::IsFreed>("isFreed"),
-      InstanceMethod<&Channel::Setenv>("setenv"),
-      InstanceMethod<&Channel::RequestPty>("requestPty"),
-      InstanceMethod<&Channel::RequestPtySize>("requestPtySize"),
-      InstanceMethod<&Channel::ProcessStartup>("processStartup"),
-      InstanceMethod<&Channel::Read>("read"),
-      InstanceMethod<&Channel::ReadInto>("readInto"),
-      InstanceMethod<&Channel::Write>("write"),
-      InstanceMethod<&Channel::Flush>("flush"),
-      InstanceMethod<&Channel::SendEof>("sendEof"),
-      InstanceMethod<&Channel::WaitEof>("waitEof"),
-      InstanceMethod<&Channel::Close>("close"),
-      InstanceMethod<&Channel::WaitClosed>("waitClosed"),
-      InstanceMethod<&Channel::Free>("free"),
-      InstanceMethod<&Channel::ReceiveWindowAdjust>("receiveWindowAdjust"),
-      InstanceMethod<&Channel::HandleExtendedData>("handleExtendedData"),
-      InstanceMethod<&Channel::Signal>("signal"),
-      InstanceMethod<&Channel::X11Req>("x11Req"),
-      InstanceMethod<&Channel::RequestAuthAgent>("requestAuthAgent"),
-  });
+  return DefineClass(env, "Channel",
+                     {
+                         InstanceMethod<&Channel::Eof>("eof"),
+                         InstanceMethod<&Channel::GetExitStatus>("getExitStatus"),
+                         InstanceMethod<&Channel::GetExitSignal>("getExitSignal"),
+                         InstanceMethod<&Channel::WindowRead>("windowRead"),
+                         InstanceMethod<&Channel::WindowWrite>("windowWrite"),
+                         InstanceMethod<&Channel::IsFreed>("isFreed"),
+                         InstanceMethod<&Channel::Setenv>("setenv"),
+                         InstanceMethod<&Channel::RequestPty>("requestPty"),
+                         InstanceMethod<&Channel::RequestPtySize>("requestPtySize"),
+                         InstanceMethod<&Channel::ProcessStartup>("processStartup"),
+                         InstanceMethod<&Channel::Read>("read"),
+                         InstanceMethod<&Channel::ReadInto>("readInto"),
+                         InstanceMethod<&Channel::Write>("write"),
+                         InstanceMethod<&Channel::Flush>("flush"),
+                         InstanceMethod<&Channel::SendEof>("sendEof"),
+                         InstanceMethod<&Channel::WaitEof>("waitEof"),
+                         InstanceMethod<&Channel::Close>("close"),
+                         InstanceMethod<&Channel::WaitClosed>("waitClosed"),
+                         InstanceMethod<&Channel::Free>("free"),
+                         InstanceMethod<&Channel::ReceiveWindowAdjust>("receiveWindowAdjust"),
+                         InstanceMethod<&Channel::HandleExtendedData>("handleExtendedData"),
+                         InstanceMethod<&Channel::Signal>("signal"),
+                         InstanceMethod<&Channel::X11Req>("x11Req"),
+                         InstanceMethod<&Channel::RequestAuthAgent>("requestAuthAgent"),
+                     });
 }
 
 Napi::Value Channel::NewInstance(Napi::Env env, Session* session, LIBSSH2_CHANNEL* channel) {
   AddonData* data = GetAddonData(env);
-  return data->channelCtor.New({Napi::External<Session>::New(env, session),
-                                Napi::External<LIBSSH2_CHANNEL>::New(env, channel)});
+  return data->channelCtor.New(
+      {Napi::External<Session>::New(env, session), Napi::External<LIBSSH2_CHANNEL>::New(env, channel)});
 }
 
 Channel::Channel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Channel>(info) {
   Napi::Env env = info.Env();
   if (!info[0].IsExternal() || !info[1].IsExternal()) {
-    Napi::TypeError::New(env, "Channel objects come from Session methods (openSession, ...)").ThrowAsJavaScriptException();
+    Napi::TypeError::New(env, "Channel objects come from Session methods (openSession, ...)")
+        .ThrowAsJavaScriptException();
     return;
   }
   session_ = info[0].As<Napi::External<Session>>().Data();
@@ -131,8 +130,8 @@ Napi::Value Channel::Enqueue(std::unique_ptr<Op> op, bool) {
   return session_->scheduler()->Enqueue(std::move(op), session_->timeout_ms());
 }
 
-#define CHANNEL_GUARD(fn)                      \
-  Napi::Env env = info.Env();                  \
+#define CHANNEL_GUARD(fn)     \
+  Napi::Env env = info.Env(); \
   if (!Usable(env, fn)) return env.Undefined();
 
 // ---- synchronous
@@ -185,7 +184,7 @@ Napi::Value Channel::WindowRead(const Napi::CallbackInfo& info) {
 
 Napi::Value Channel::WindowWrite(const Napi::CallbackInfo& info) {
   CHANNEL_GUARD("libssh2_channel_window_write_ex");
-  unsigned long initial = 0;  // NOLINT
+  unsigned long initial = 0;                                                   // NOLINT
   unsigned long window = libssh2_channel_window_write_ex(channel_, &initial);  // NOLINT
   Napi::Object out = Napi::Object::New(env);
   out.Set("window", Napi::Number::New(env, static_cast<double>(window)));
@@ -203,8 +202,8 @@ Napi::Value Channel::Setenv(const Napi::CallbackInfo& info) {
   CHANNEL_GUARD("libssh2_channel_setenv_ex");
   std::string name, value;
   if (!ArgString(info, 0, &name, "name") || !ArgString(info, 1, &value, "value")) return env.Undefined();
-  return Enqueue(MakeTargetOp(this, "libssh2_channel_setenv_ex", session_->setup_gate(), 0,
-      [name, value](LIBSSH2_CHANNEL* c) {
+  return Enqueue(
+      MakeTargetOp(this, "libssh2_channel_setenv_ex", session_->setup_gate(), 0, [name, value](LIBSSH2_CHANNEL* c) {
         return libssh2_channel_setenv_ex(c, name.c_str(), static_cast<unsigned>(name.size()), value.c_str(),
                                          static_cast<unsigned>(value.size()));
       }));
@@ -223,12 +222,13 @@ Napi::Value Channel::RequestPty(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   return Enqueue(MakeTargetOp(this, "libssh2_channel_request_pty_ex", session_->setup_gate(), 0,
-      [term, modes, has_modes, w, h, wpx, hpx](LIBSSH2_CHANNEL* c) {
-        return libssh2_channel_request_pty_ex(c, term.c_str(), static_cast<unsigned>(term.size()),
-                                              has_modes ? modes.data() : nullptr, static_cast<unsigned>(modes.size()),
-                                              static_cast<int>(w), static_cast<int>(h), static_cast<int>(wpx),
-                                              static_cast<int>(hpx));
-      }));
+                              [term, modes, has_modes, w, h, wpx, hpx](LIBSSH2_CHANNEL* c) {
+                                return libssh2_channel_request_pty_ex(
+                                    c, term.c_str(), static_cast<unsigned>(term.size()),
+                                    has_modes ? modes.data() : nullptr, static_cast<unsigned>(modes.size()),
+                                    static_cast<int>(w), static_cast<int>(h), static_cast<int>(wpx),
+                                    static_cast<int>(hpx));
+                              }));
 }
 
 Napi::Value Channel::ProcessStartup(const Napi::CallbackInfo& info) {
@@ -239,11 +239,11 @@ Napi::Value Channel::ProcessStartup(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   return Enqueue(MakeTargetOp(this, "libssh2_channel_process_startup", session_->setup_gate(), 0,
-      [request, message, has_message](LIBSSH2_CHANNEL* c) {
-        return libssh2_channel_process_startup(c, request.c_str(), static_cast<unsigned>(request.size()),
-                                               has_message ? message.data() : nullptr,
-                                               static_cast<unsigned>(message.size()));
-      }));
+                              [request, message, has_message](LIBSSH2_CHANNEL* c) {
+                                return libssh2_channel_process_startup(
+                                    c, request.c_str(), static_cast<unsigned>(request.size()),
+                                    has_message ? message.data() : nullptr, static_cast<unsigned>(message.size()));
+                              }));
 }
 
 Napi::Value Channel::X11Req(const Napi::CallbackInfo& info) {
@@ -257,16 +257,17 @@ Napi::Value Channel::X11Req(const Napi::CallbackInfo& info) {
   }
   int single = info[1].ToBoolean() ? 1 : 0;
   return Enqueue(MakeTargetOp(this, "libssh2_channel_x11_req_ex", session_->setup_gate(), 0,
-      [screen, single, proto, cookie, has_proto, has_cookie](LIBSSH2_CHANNEL* c) {
-        return libssh2_channel_x11_req_ex(c, single, has_proto ? proto.c_str() : nullptr,
-                                          has_cookie ? cookie.c_str() : nullptr, static_cast<int>(screen));
-      }));
+                              [screen, single, proto, cookie, has_proto, has_cookie](LIBSSH2_CHANNEL* c) {
+                                return libssh2_channel_x11_req_ex(c, single, has_proto ? proto.c_str() : nullptr,
+                                                                  has_cookie ? cookie.c_str() : nullptr,
+                                                                  static_cast<int>(screen));
+                              }));
 }
 
 Napi::Value Channel::RequestAuthAgent(const Napi::CallbackInfo& info) {
   CHANNEL_GUARD("libssh2_channel_request_auth_agent");
   return Enqueue(MakeTargetOp(this, "libssh2_channel_request_auth_agent", session_->setup_gate(), 0,
-      [](LIBSSH2_CHANNEL* c) { return libssh2_channel_request_auth_agent(c); }));
+                              [](LIBSSH2_CHANNEL* c) { return libssh2_channel_request_auth_agent(c); }));
 }
 
 // ---- async: requests without a reply, window, extended data
@@ -279,8 +280,8 @@ Napi::Value Channel::RequestPtySize(const Napi::CallbackInfo& info) {
       (!info[3].IsUndefined() && !ArgInt(info, 3, &hpx, "heightPx"))) {
     return env.Undefined();
   }
-  return Enqueue(MakeTargetOp(this, "libssh2_channel_request_pty_size_ex", state_gate(), 0,
-      [w, h, wpx, hpx](LIBSSH2_CHANNEL* c) {
+  return Enqueue(
+      MakeTargetOp(this, "libssh2_channel_request_pty_size_ex", state_gate(), 0, [w, h, wpx, hpx](LIBSSH2_CHANNEL* c) {
         return libssh2_channel_request_pty_size_ex(c, static_cast<int>(w), static_cast<int>(h), static_cast<int>(wpx),
                                                    static_cast<int>(hpx));
       }));
@@ -290,8 +291,9 @@ Napi::Value Channel::Signal(const Napi::CallbackInfo& info) {
   CHANNEL_GUARD("libssh2_channel_signal_ex");
   std::string name;
   if (!ArgString(info, 0, &name, "signame")) return env.Undefined();
-  return Enqueue(MakeTargetOp(this, "libssh2_channel_signal_ex", state_gate(), 0,
-      [name](LIBSSH2_CHANNEL* c) { return libssh2_channel_signal_ex(c, name.c_str(), name.size()); }));
+  return Enqueue(MakeTargetOp(this, "libssh2_channel_signal_ex", state_gate(), 0, [name](LIBSSH2_CHANNEL* c) {
+    return libssh2_channel_signal_ex(c, name.c_str(), name.size());
+  }));
 }
 
 Napi::Value Channel::ReceiveWindowAdjust(const Napi::CallbackInfo& info) {
@@ -300,7 +302,8 @@ Napi::Value Channel::ReceiveWindowAdjust(const Napi::CallbackInfo& info) {
   if (!ArgInt(info, 0, &adjustment, "adjustment")) return env.Undefined();
   unsigned char force = info[1].ToBoolean() ? 1 : 0;
   auto window = std::make_shared<unsigned int>(0);
-  return Enqueue(MakeTargetOp(this, "libssh2_channel_receive_window_adjust2", state_gate(), 0,
+  return Enqueue(MakeTargetOp(
+      this, "libssh2_channel_receive_window_adjust2", state_gate(), 0,
       [adjustment, force, window](LIBSSH2_CHANNEL* c) {
         return libssh2_channel_receive_window_adjust2(c, static_cast<uint32_t>(adjustment), force, window.get());
       },
@@ -311,7 +314,8 @@ Napi::Value Channel::HandleExtendedData(const Napi::CallbackInfo& info) {
   CHANNEL_GUARD("libssh2_channel_handle_extended_data2");
   int64_t mode;
   if (!ArgInt(info, 0, &mode, "ignoreMode")) return env.Undefined();
-  return Enqueue(MakeTargetOp(this, "libssh2_channel_handle_extended_data2", state_gate(), 0,
+  return Enqueue(MakeTargetOp(
+      this, "libssh2_channel_handle_extended_data2", state_gate(), 0,
       [mode](LIBSSH2_CHANNEL* c) { return libssh2_channel_handle_extended_data2(c, static_cast<int>(mode)); }));
 }
 
@@ -322,7 +326,8 @@ Napi::Value Channel::Read(const Napi::CallbackInfo& info) {
   int64_t size, stream;
   if (!ArgInt(info, 0, &size, "size") || !ArgInt(info, 1, &stream, "streamId")) return env.Undefined();
   auto buf = std::make_shared<std::vector<char>>(static_cast<size_t>(size));
-  return Enqueue(MakeReadOp(this, static_cast<int>(stream),
+  return Enqueue(MakeReadOp(
+      this, static_cast<int>(stream),
       [buf, stream](LIBSSH2_CHANNEL* c) {
         ssize_t n = libssh2_channel_read_ex(c, static_cast<int>(stream), buf->data(), buf->size());
         return static_cast<int>(n);
@@ -342,7 +347,8 @@ Napi::Value Channel::ReadInto(const Napi::CallbackInfo& info) {
   auto keep = std::make_shared<Napi::ObjectReference>(Napi::Persistent(target.As<Napi::Object>()));
   char* data = target.Data();
   size_t len = target.Length();
-  return Enqueue(MakeReadOp(this, static_cast<int>(stream),
+  return Enqueue(MakeReadOp(
+      this, static_cast<int>(stream),
       [data, len, stream, keep](LIBSSH2_CHANNEL* c) {
         return static_cast<int>(libssh2_channel_read_ex(c, static_cast<int>(stream), data, len));
       },
@@ -357,7 +363,8 @@ Napi::Value Channel::Write(const Napi::CallbackInfo& info) {
   if (!ArgBytes(info, 0, &data, &has, "data") || !ArgInt(info, 1, &stream, "streamId")) return env.Undefined();
   if (InNbCall(session_->scheduler())) {  // writeNb: one call, its partial count, as C
     auto bytes = std::make_shared<std::string>(std::move(data));
-    return Enqueue(MakeTargetOp(this, "libssh2_channel_write_ex", write_gate(), 0,
+    return Enqueue(MakeTargetOp(
+        this, "libssh2_channel_write_ex", write_gate(), 0,
         [bytes, stream](LIBSSH2_CHANNEL* c) {
           return static_cast<int>(libssh2_channel_write_ex(c, static_cast<int>(stream), bytes->data(), bytes->size()));
         },
@@ -367,7 +374,8 @@ Napi::Value Channel::Write(const Napi::CallbackInfo& info) {
   // that returned EAGAIN is repeated with the same pointer and length (PITFALLS 7).
   auto state = std::make_shared<std::pair<std::string, size_t>>(std::move(data), 0);
   unsigned flags = state->first.size() >= kHeavyWrite ? static_cast<unsigned>(Op::kHeavy) : 0u;
-  return Enqueue(MakeTargetOp(this, "libssh2_channel_write_ex", write_gate(), flags,
+  return Enqueue(MakeTargetOp(
+      this, "libssh2_channel_write_ex", write_gate(), flags,
       [state, stream](LIBSSH2_CHANNEL* c) {
         const std::string& bytes = state->first;
         size_t& off = state->second;
@@ -385,7 +393,8 @@ Napi::Value Channel::Flush(const Napi::CallbackInfo& info) {
   CHANNEL_GUARD("libssh2_channel_flush_ex");
   int64_t stream;
   if (!ArgInt(info, 0, &stream, "streamId")) return env.Undefined();
-  return Enqueue(MakeTargetOp(this, "libssh2_channel_flush_ex", write_gate(), 0,
+  return Enqueue(MakeTargetOp(
+      this, "libssh2_channel_flush_ex", write_gate(), 0,
       [stream](LIBSSH2_CHANNEL* c) { return libssh2_channel_flush_ex(c, static_cast<int>(stream)); }, NumberResult));
 }
 
@@ -394,13 +403,13 @@ Napi::Value Channel::Flush(const Napi::CallbackInfo& info) {
 Napi::Value Channel::SendEof(const Napi::CallbackInfo& info) {
   CHANNEL_GUARD("libssh2_channel_send_eof");
   return Enqueue(MakeTargetOp(this, "libssh2_channel_send_eof", write_gate(), 0,
-      [](LIBSSH2_CHANNEL* c) { return libssh2_channel_send_eof(c); }));
+                              [](LIBSSH2_CHANNEL* c) { return libssh2_channel_send_eof(c); }));
 }
 
 Napi::Value Channel::WaitEof(const Napi::CallbackInfo& info) {
   CHANNEL_GUARD("libssh2_channel_wait_eof");
   return Enqueue(MakeTargetOp(this, "libssh2_channel_wait_eof", nullptr, Op::kAbandonable,
-      [](LIBSSH2_CHANNEL* c) { return libssh2_channel_wait_eof(c); }));
+                              [](LIBSSH2_CHANNEL* c) { return libssh2_channel_wait_eof(c); }));
 }
 
 Napi::Value Channel::Close(const Napi::CallbackInfo& info) {
@@ -408,13 +417,13 @@ Napi::Value Channel::Close(const Napi::CallbackInfo& info) {
   // After the writes (same gate). With our patch, libssh2_channel_close returns once the peer's
   // CLOSE arrived, so the exit status is final when this resolves.
   return Enqueue(MakeTargetOp(this, "libssh2_channel_close", write_gate(), Op::kBothModes,
-      [](LIBSSH2_CHANNEL* c) { return libssh2_channel_close(c); }));
+                              [](LIBSSH2_CHANNEL* c) { return libssh2_channel_close(c); }));
 }
 
 Napi::Value Channel::WaitClosed(const Napi::CallbackInfo& info) {
   CHANNEL_GUARD("libssh2_channel_wait_closed");
   return Enqueue(MakeTargetOp(this, "libssh2_channel_wait_closed", nullptr, Op::kAbandonable,
-      [](LIBSSH2_CHANNEL* c) { return libssh2_channel_wait_closed(c); }));
+                              [](LIBSSH2_CHANNEL* c) { return libssh2_channel_wait_closed(c); }));
 }
 
 Napi::Value Channel::Free(const Napi::CallbackInfo& info) {
@@ -433,7 +442,7 @@ Napi::Value Channel::Free(const Napi::CallbackInfo& info) {
     return rc;
   };
   return session_->scheduler()->Enqueue(std::make_unique<ChannelFreeOp<decltype(step)>>(this, step),
-                                       kChannelFreeLimitMs);
+                                        kChannelFreeLimitMs);
 }
 
 }  // namespace node_libssh2

@@ -31,8 +31,8 @@ const char* ErrorCodeName(int rc) {
   return nullptr;
 }
 
-Napi::Value MakeError(Napi::Env env, int rc, const char* fn, LIBSSH2_SESSION* session,
-                      long sftp_status, const char* message) {
+Napi::Value MakeError(Napi::Env env, int rc, const char* fn, LIBSSH2_SESSION* session, long sftp_status,
+                      const char* message) {
   std::string text;
   if (message != nullptr) {
     text = message;
@@ -44,8 +44,8 @@ Napi::Value MakeError(Napi::Env env, int rc, const char* fn, LIBSSH2_SESSION* se
   }
   if (text.empty()) {
     const char* name = ErrorCodeName(rc);
-    text = std::string(fn != nullptr ? fn : "libssh2") + " failed: " +
-           (name != nullptr ? name : ("error " + std::to_string(rc)));
+    text = std::string(fn != nullptr ? fn : "libssh2") +
+           " failed: " + (name != nullptr ? name : ("error " + std::to_string(rc)));
   }
   AddonData* data = GetAddonData(env);
   if (data == nullptr || data->createError.IsEmpty()) {

@@ -65,12 +65,10 @@ void JsCall::CallJs(Napi::Env env, Napi::Function fn, std::shared_ptr<State>* da
   }
   if (result.IsPromise() || (result.IsObject() && result.As<Napi::Object>().Get("then").IsFunction())) {
     Napi::Function then = result.As<Napi::Object>().Get("then").As<Napi::Function>();
-    Napi::Function on_ok = Napi::Function::New(env, [take](const Napi::CallbackInfo& info) {
-      take(info.Env(), info[0]);
-    });
-    Napi::Function on_err = Napi::Function::New(env, [fail_with](const Napi::CallbackInfo& info) {
-      fail_with(info.Env(), info[0]);
-    });
+    Napi::Function on_ok =
+        Napi::Function::New(env, [take](const Napi::CallbackInfo& info) { take(info.Env(), info[0]); });
+    Napi::Function on_err =
+        Napi::Function::New(env, [fail_with](const Napi::CallbackInfo& info) { fail_with(info.Env(), info[0]); });
     then.Call(result, {on_ok, on_err});
     if (env.IsExceptionPending()) fail_with(env, env.GetAndClearPendingException().Value());
     return;

@@ -13,17 +13,18 @@ constexpr const char* kEntryKey = "__libssh2_entry";
 }
 
 Napi::Function KnownHosts::Init(Napi::Env env) {
-  return DefineClass(env, "KnownHosts", {
-      InstanceMethod<&KnownHosts::Readfile>("readfile"),
-      InstanceMethod<&KnownHosts::Writefile>("writefile"),
-      InstanceMethod<&KnownHosts::Readline>("readline"),
-      InstanceMethod<&KnownHosts::Writeline>("writeline"),
-      InstanceMethod<&KnownHosts::Checkp>("checkp"),
-      InstanceMethod<&KnownHosts::Addc>("addc"),
-      InstanceMethod<&KnownHosts::Get>("get"),
-      InstanceMethod<&KnownHosts::Del>("del"),
-      InstanceMethod<&KnownHosts::Free>("free"),
-  });
+  return DefineClass(env, "KnownHosts",
+                     {
+                         InstanceMethod<&KnownHosts::Readfile>("readfile"),
+                         InstanceMethod<&KnownHosts::Writefile>("writefile"),
+                         InstanceMethod<&KnownHosts::Readline>("readline"),
+                         InstanceMethod<&KnownHosts::Writeline>("writeline"),
+                         InstanceMethod<&KnownHosts::Checkp>("checkp"),
+                         InstanceMethod<&KnownHosts::Addc>("addc"),
+                         InstanceMethod<&KnownHosts::Get>("get"),
+                         InstanceMethod<&KnownHosts::Del>("del"),
+                         InstanceMethod<&KnownHosts::Free>("free"),
+                     });
 }
 
 Napi::Value KnownHosts::NewInstance(Napi::Env env, Session* session, LIBSSH2_KNOWNHOSTS* hosts) {
@@ -63,8 +64,8 @@ bool KnownHosts::Usable(Napi::Env env, const char* fn) {
   return true;
 }
 
-#define KH_GUARD(fn)                           \
-  Napi::Env env = info.Env();                  \
+#define KH_GUARD(fn)          \
+  Napi::Env env = info.Env(); \
   if (!Usable(env, fn)) return env.Undefined();
 
 Napi::Value KnownHosts::EntryToJs(Napi::Env env, struct libssh2_knownhost* e) {
@@ -72,8 +73,8 @@ Napi::Value KnownHosts::EntryToJs(Napi::Env env, struct libssh2_knownhost* e) {
   o.Set("name", e->name != nullptr ? Napi::String::New(env, e->name).operator napi_value() : env.Null());
   o.Set("key", e->key != nullptr ? Napi::String::New(env, e->key).operator napi_value() : env.Null());
   o.Set("typemask", Napi::Number::New(env, e->typemask));
-  o.DefineProperty(Napi::PropertyDescriptor::Value(kEntryKey, Napi::External<struct libssh2_knownhost>::New(env, e),
-                                                   napi_default));
+  o.DefineProperty(
+      Napi::PropertyDescriptor::Value(kEntryKey, Napi::External<struct libssh2_knownhost>::New(env, e), napi_default));
   return o;
 }
 
@@ -172,9 +173,9 @@ Napi::Value KnownHosts::Addc(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   struct libssh2_knownhost* stored = nullptr;
-  int rc = libssh2_knownhost_addc(hosts_, host.c_str(), has_salt ? salt.c_str() : nullptr, key.data(), key.size(),
-                                  has_comment ? comment.data() : nullptr, comment.size(), static_cast<int>(mask),
-                                  &stored);
+  int rc =
+      libssh2_knownhost_addc(hosts_, host.c_str(), has_salt ? salt.c_str() : nullptr, key.data(), key.size(),
+                             has_comment ? comment.data() : nullptr, comment.size(), static_cast<int>(mask), &stored);
   if (rc < 0) {
     ThrowError(env, rc, "libssh2_knownhost_addc", session_->raw());
     return env.Undefined();

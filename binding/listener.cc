@@ -8,11 +8,12 @@
 namespace node_libssh2 {
 
 Napi::Function Listener::Init(Napi::Env env) {
-  return DefineClass(env, "Listener", {
-      InstanceMethod<&Listener::ForwardAccept>("forwardAccept"),
-      InstanceMethod<&Listener::ForwardCancel>("forwardCancel"),
-      InstanceMethod<&Listener::IsFreed>("isFreed"),
-  });
+  return DefineClass(env, "Listener",
+                     {
+                         InstanceMethod<&Listener::ForwardAccept>("forwardAccept"),
+                         InstanceMethod<&Listener::ForwardCancel>("forwardCancel"),
+                         InstanceMethod<&Listener::IsFreed>("isFreed"),
+                     });
 }
 
 Napi::Value Listener::NewInstance(Napi::Env env, Session* session, LIBSSH2_LISTENER* listener, int bound_port) {
@@ -58,7 +59,8 @@ Napi::Value Listener::ForwardAccept(const Napi::CallbackInfo& info) {
   auto accepted = std::make_shared<LIBSSH2_CHANNEL*>(nullptr);
   Session* session = session_;
   return session_->scheduler()->Enqueue(
-      MakeTargetOp(this, "libssh2_channel_forward_accept", &accept_gate_, Op::kAbandonable,
+      MakeTargetOp(
+          this, "libssh2_channel_forward_accept", &accept_gate_, Op::kAbandonable,
           [accepted, session](LIBSSH2_LISTENER* l) {
             *accepted = libssh2_channel_forward_accept(l);
             if (*accepted != nullptr) return 0;
@@ -76,14 +78,15 @@ Napi::Value Listener::ForwardCancel(const Napi::CallbackInfo& info) {
   Scheduler* sched = session_ != nullptr ? session_->scheduler() : nullptr;
   if (listener_ == nullptr || (cancelling_ && !InNbCall(sched))) return DoneIn(env, sched, env.Undefined());
   cancelling_ = true;
-  session_->scheduler()->RejectFor(this, MakeBadUse(env, "the listener was cancelled", "libssh2_channel_forward_accept"));
+  session_->scheduler()->RejectFor(this,
+                                   MakeBadUse(env, "the listener was cancelled", "libssh2_channel_forward_accept"));
   return session_->scheduler()->Enqueue(
       MakeTargetOp(this, "libssh2_channel_forward_cancel", session_->session_gate(), Op::kBothModes,
-          [this](LIBSSH2_LISTENER* l) {
-            int rc = libssh2_channel_forward_cancel(l);
-            if (rc != LIBSSH2_ERROR_EAGAIN) listener_ = nullptr;  // freed whatever it returns
-            return rc;
-          }),
+                   [this](LIBSSH2_LISTENER* l) {
+                     int rc = libssh2_channel_forward_cancel(l);
+                     if (rc != LIBSSH2_ERROR_EAGAIN) listener_ = nullptr;  // freed whatever it returns
+                     return rc;
+                   }),
       session_->timeout_ms());
 }
 

@@ -38,10 +38,8 @@ bool Op::Fatal(int rc) const {
     case LIBSSH2_ERROR_RANDGEN:
     case LIBSSH2_ERROR_ALGO_UNSUPPORTED:
     case LIBSSH2_ERROR_BAD_SOCKET:
-    case LIBSSH2_ERROR_TIMEOUT:
-      return true;
-    default:
-      return false;
+    case LIBSSH2_ERROR_TIMEOUT: return true;
+    default: return false;
   }
 }
 
@@ -60,8 +58,7 @@ constexpr int kPoolSteps = 32;
 namespace {
 
 // Runs one Step() and records what the main thread needs afterwards. Any thread.
-void RunStep(Op* op, LIBSSH2_SESSION* session, int* rc, std::string* message, bool* want_write,
-             bool* blocked_out) {
+void RunStep(Op* op, LIBSSH2_SESSION* session, int* rc, std::string* message, bool* want_write, bool* blocked_out) {
   bool pending_before = libssh2_session_send_pending(session) != 0;
   bool was_owner = *blocked_out;
   *rc = op->Step(session);
@@ -138,7 +135,8 @@ void Scheduler::Destroy() {
   if (deadlines_ != nullptr) {
     deadlines_->data = nullptr;
     uv_timer_stop(deadlines_);
-    uv_close(reinterpret_cast<uv_handle_t*>(deadlines_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    uv_close(reinterpret_cast<uv_handle_t*>(deadlines_),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
     deadlines_ = nullptr;
   }
   nb_.clear();
@@ -162,7 +160,8 @@ void Scheduler::SetRef(bool ref) {
     keep_alive_ = new uv_async_t;
     uv_async_init(loop_, keep_alive_, nullptr);
   } else if (!ref && keep_alive_ != nullptr) {
-    uv_close(reinterpret_cast<uv_handle_t*>(keep_alive_), [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
+    uv_close(reinterpret_cast<uv_handle_t*>(keep_alive_),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
     keep_alive_ = nullptr;
   }
   if (poll_ != nullptr) {
@@ -216,10 +215,13 @@ void Scheduler::EnqueueDetached(std::unique_ptr<Op> owned, uint32_t timeout_ms) 
     uv_timer_init(loop_, later_);
     later_->data = this;
   }
-  uv_timer_start(later_, [](uv_timer_t* h) {
-    auto* self = static_cast<Scheduler*>(h->data);
-    if (self != nullptr) self->PumpFromLoop();
-  }, 0, 0);
+  uv_timer_start(
+      later_,
+      [](uv_timer_t* h) {
+        auto* self = static_cast<Scheduler*>(h->data);
+        if (self != nullptr) self->PumpFromLoop();
+      },
+      0, 0);
 }
 
 void Scheduler::Wake(Op* op) {
@@ -589,7 +591,8 @@ class WaitOp : public Op {
       armed_ = true;
       return LIBSSH2_ERROR_EAGAIN;
     }
-    struct pollfd p = {fd_, static_cast<short>(((events_ & UV_READABLE) ? POLLIN : 0) | ((events_ & UV_WRITABLE) ? POLLOUT : 0)), 0};
+    struct pollfd p = {
+        fd_, static_cast<short>(((events_ & UV_READABLE) ? POLLIN : 0) | ((events_ & UV_WRITABLE) ? POLLOUT : 0)), 0};
     return ::poll(&p, 1, 0) > 0 ? 1 : LIBSSH2_ERROR_EAGAIN;
   }
   Napi::Value Result(Napi::Env env, int rc) override { return Napi::Boolean::New(env, rc == 1); }
@@ -778,8 +781,12 @@ Napi::Value Scheduler::RunNb(std::unique_ptr<Op> owned) {
   if (!fresh) {
     if (std::strcmp(rec->op->fn(), fn) != 0 || rec->op->target() != owned->target() ||
         !DeepEqual(env, rec->signature.Value(), signature)) {
-      ThrowBadUse(env, std::string(rec->op->fn()) + " returned LIBSSH2_ERROR_EAGAIN: repeat that call with identical "
-                  "arguments before calling " + fn + " on the same object", fn);
+      ThrowBadUse(env,
+                  std::string(rec->op->fn()) +
+                      " returned LIBSSH2_ERROR_EAGAIN: repeat that call with identical "
+                      "arguments before calling " +
+                      fn + " on the same object",
+                  fn);
       return Napi::Value();
     }
     owned.reset();  // the pending op holds libssh2's state and the buffers

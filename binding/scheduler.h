@@ -107,10 +107,10 @@ class Op {
   int rc_ = LIBSSH2_ERROR_EAGAIN;
   bool parked_ = false;
   bool started_ = false;
-  bool want_write_ = false;    // poll for writability too (bd OUTBOUND, or bd 0: unknown)
-  bool blocked_out_ = false;   // libssh2 reported OUTBOUND: this op holds a half-sent packet
+  bool want_write_ = false;   // poll for writability too (bd OUTBOUND, or bd 0: unknown)
+  bool blocked_out_ = false;  // libssh2 reported OUTBOUND: this op holds a half-sent packet
   bool timed_out_ = false;
-  std::string error_message_;  // libssh2_session_last_error, captured by the stepping thread
+  std::string error_message_;                  // libssh2_session_last_error, captured by the stepping thread
   Napi::Reference<Napi::Value> cancel_error_;  // rejected while a pool thread ran it
 };
 
@@ -235,11 +235,12 @@ class Scheduler {
   int fd_ = -1;
   int poll_events_ = 0;
   std::deque<Op*> queue_;
-  std::unordered_set<Op*> live_;  // the ops in queue_, for O(1) membership
-  std::vector<Op*> order_;                  // RunOnce's pass, reused
-  std::unordered_set<const void*> gates_;   // RunOnce's gate heads, reused
+  std::unordered_set<Op*> live_;           // the ops in queue_, for O(1) membership
+  std::vector<Op*> order_;                 // RunOnce's pass, reused
+  std::unordered_set<const void*> gates_;  // RunOnce's gate heads, reused
   Op* send_owner_ = nullptr;
-  Op* worker_op_ = nullptr;   // the op a pool thread is stepping  // the op whose partial packet must be flushed first (PITFALLS 1)
+  Op* worker_op_ =
+      nullptr;  // the op a pool thread is stepping  // the op whose partial packet must be flushed first (PITFALLS 1)
   bool pumping_ = false;
   bool again_ = false;
   bool worker_busy_ = false;
@@ -247,9 +248,9 @@ class Scheduler {
   bool destroyed_ = false;
   bool ref_ = true;
   uv_async_t* keep_alive_ = nullptr;  // an active handle while ref() is in effect
-  uv_timer_t* later_ = nullptr;        // EnqueueDetached's deferred pump
-  uv_timer_t* deadlines_ = nullptr;    // op timeouts: one timer, not one per op
-  uint64_t armed_at_ = 0;              // the deadline it is armed for (0: not armed)
+  uv_timer_t* later_ = nullptr;       // EnqueueDetached's deferred pump
+  uv_timer_t* deadlines_ = nullptr;   // op timeouts: one timer, not one per op
+  uint64_t armed_at_ = 0;             // the deadline it is armed for (0: not armed)
   Napi::Reference<Napi::Value> close_error_;
   bool nb_mode_ = false;
   Napi::Reference<Napi::Value> nb_sig_;

@@ -93,21 +93,22 @@ Napi::Object StatvfsToJs(Napi::Env env, const LIBSSH2_SFTP_STATVFS& st) {
 }
 
 Napi::Function Sftp::Init(Napi::Env env) {
-  return DefineClass(env, "Sftp", {
-      InstanceMethod<&Sftp::Open>("open"),
-      InstanceMethod<&Sftp::Stat>("stat"),
-      InstanceMethod<&Sftp::Setstat>("setstat"),
-      InstanceMethod<&Sftp::Statvfs>("statvfs"),
-      InstanceMethod<&Sftp::Mkdir>("mkdir"),
-      InstanceMethod<&Sftp::Rmdir>("rmdir"),
-      InstanceMethod<&Sftp::Unlink>("unlink"),
-      InstanceMethod<&Sftp::Rename>("rename"),
-      InstanceMethod<&Sftp::PosixRename>("posixRename"),
-      InstanceMethod<&Sftp::Symlink>("symlink"),
-      InstanceMethod<&Sftp::LastError>("lastError"),
-      InstanceMethod<&Sftp::Shutdown>("shutdown"),
-      InstanceMethod<&Sftp::IsFreed>("isFreed"),
-  });
+  return DefineClass(env, "Sftp",
+                     {
+                         InstanceMethod<&Sftp::Open>("open"),
+                         InstanceMethod<&Sftp::Stat>("stat"),
+                         InstanceMethod<&Sftp::Setstat>("setstat"),
+                         InstanceMethod<&Sftp::Statvfs>("statvfs"),
+                         InstanceMethod<&Sftp::Mkdir>("mkdir"),
+                         InstanceMethod<&Sftp::Rmdir>("rmdir"),
+                         InstanceMethod<&Sftp::Unlink>("unlink"),
+                         InstanceMethod<&Sftp::Rename>("rename"),
+                         InstanceMethod<&Sftp::PosixRename>("posixRename"),
+                         InstanceMethod<&Sftp::Symlink>("symlink"),
+                         InstanceMethod<&Sftp::LastError>("lastError"),
+                         InstanceMethod<&Sftp::Shutdown>("shutdown"),
+                         InstanceMethod<&Sftp::IsFreed>("isFreed"),
+                     });
 }
 
 Napi::Value Sftp::NewInstance(Napi::Env env, Session* session, LIBSSH2_SFTP* sftp) {
@@ -135,7 +136,8 @@ Sftp::~Sftp() {
     // Collected without shutdown(): its handles were collected first (they hold it) and their
     // closes are queued before this, on the same gate.
     LIBSSH2_SFTP* raw = sftp_;
-    session_->FreeOrphan(raw, nullptr, 1, gate(), "libssh2_sftp_shutdown", [raw] { return libssh2_sftp_shutdown(raw); });
+    session_->FreeOrphan(raw, nullptr, 1, gate(), "libssh2_sftp_shutdown",
+                         [raw] { return libssh2_sftp_shutdown(raw); });
   }
 }
 
@@ -160,8 +162,8 @@ Napi::Value Sftp::Enqueue(std::unique_ptr<Op> op) {
   return session_->scheduler()->Enqueue(std::move(op), session_->timeout_ms());
 }
 
-#define SFTP_GUARD(fn)                         \
-  Napi::Env env = info.Env();                  \
+#define SFTP_GUARD(fn)        \
+  Napi::Env env = info.Env(); \
   if (!Usable(env, fn)) return env.Undefined();
 
 Napi::Value Sftp::Open(const Napi::CallbackInfo& info) {
@@ -174,7 +176,8 @@ Napi::Value Sftp::Open(const Napi::CallbackInfo& info) {
   }
   auto opened = std::make_shared<LIBSSH2_SFTP_HANDLE*>(nullptr);
   LIBSSH2_SESSION* session = session_->raw();
-  return Enqueue(MakeSftpOp(this, "libssh2_sftp_open_ex", 0,
+  return Enqueue(MakeSftpOp(
+      this, "libssh2_sftp_open_ex", 0,
       [path, flags, mode, type, opened, session](LIBSSH2_SFTP* s) {
         *opened = libssh2_sftp_open_ex(s, path.c_str(), static_cast<unsigned>(path.size()),
                                        static_cast<unsigned long>(flags), static_cast<long>(mode),  // NOLINT
@@ -192,7 +195,8 @@ Napi::Value Sftp::Stat(const Napi::CallbackInfo& info) {
   int64_t type;
   if (!ArgString(info, 0, &path, "path") || !ArgInt(info, 1, &type, "statType")) return env.Undefined();
   auto attrs = std::make_shared<LIBSSH2_SFTP_ATTRIBUTES>();
-  return Enqueue(MakeSftpOp(this, "libssh2_sftp_stat_ex", 0,
+  return Enqueue(MakeSftpOp(
+      this, "libssh2_sftp_stat_ex", 0,
       [path, type, attrs](LIBSSH2_SFTP* s) {
         return libssh2_sftp_stat_ex(s, path.c_str(), static_cast<unsigned>(path.size()), static_cast<int>(type),
                                     attrs.get());
@@ -210,8 +214,7 @@ Napi::Value Sftp::Setstat(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   return Enqueue(MakeSftpOp(this, "libssh2_sftp_stat_ex", 0, [path, attrs](LIBSSH2_SFTP* s) {
-    return libssh2_sftp_stat_ex(s, path.c_str(), static_cast<unsigned>(path.size()), LIBSSH2_SFTP_SETSTAT,
-                                attrs.get());
+    return libssh2_sftp_stat_ex(s, path.c_str(), static_cast<unsigned>(path.size()), LIBSSH2_SFTP_SETSTAT, attrs.get());
   }));
 }
 
@@ -220,7 +223,8 @@ Napi::Value Sftp::Statvfs(const Napi::CallbackInfo& info) {
   std::string path;
   if (!ArgString(info, 0, &path, "path")) return env.Undefined();
   auto st = std::make_shared<LIBSSH2_SFTP_STATVFS>();
-  return Enqueue(MakeSftpOp(this, "libssh2_sftp_statvfs", 0,
+  return Enqueue(MakeSftpOp(
+      this, "libssh2_sftp_statvfs", 0,
       [path, st](LIBSSH2_SFTP* s) { return libssh2_sftp_statvfs(s, path.c_str(), path.size(), st.get()); },
       [st](Napi::Env env, int) { return StatvfsToJs(env, *st); }));
 }
@@ -231,7 +235,8 @@ Napi::Value Sftp::Mkdir(const Napi::CallbackInfo& info) {
   int64_t mode;
   if (!ArgString(info, 0, &path, "path") || !ArgInt(info, 1, &mode, "mode")) return env.Undefined();
   return Enqueue(MakeSftpOp(this, "libssh2_sftp_mkdir_ex", 0, [path, mode](LIBSSH2_SFTP* s) {
-    return libssh2_sftp_mkdir_ex(s, path.c_str(), static_cast<unsigned>(path.size()), static_cast<long>(mode));  // NOLINT
+    return libssh2_sftp_mkdir_ex(s, path.c_str(), static_cast<unsigned>(path.size()),
+                                 static_cast<long>(mode));  // NOLINT
   }));
 }
 
@@ -289,7 +294,8 @@ Napi::Value Sftp::Symlink(const Napi::CallbackInfo& info) {
   }
   auto buf = std::make_shared<std::vector<char>>(type == LIBSSH2_SFTP_SYMLINK ? 0 : kPathMax);
   if (type == LIBSSH2_SFTP_SYMLINK) buf->assign(target.begin(), target.end());
-  return Enqueue(MakeSftpOp(this, "libssh2_sftp_symlink_ex", 0,
+  return Enqueue(MakeSftpOp(
+      this, "libssh2_sftp_symlink_ex", 0,
       [path, buf, type](LIBSSH2_SFTP* s) {
         return libssh2_sftp_symlink_ex(s, path.c_str(), static_cast<unsigned>(path.size()), buf->data(),
                                        static_cast<unsigned>(buf->size()), static_cast<int>(type));

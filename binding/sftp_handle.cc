@@ -22,21 +22,22 @@ unsigned Bulk(size_t n) { return n >= kHeavyTransfer ? static_cast<unsigned>(Op:
 }  // namespace
 
 Napi::Function SftpHandle::Init(Napi::Env env) {
-  return DefineClass(env, "SftpHandle", {
-      InstanceMethod<&SftpHandle::Read>("read"),
-      InstanceMethod<&SftpHandle::ReadInto>("readInto"),
-      InstanceMethod<&SftpHandle::Write>("write"),
-      InstanceMethod<&SftpHandle::Readdir>("readdir"),
-      InstanceMethod<&SftpHandle::Fstat>("fstat"),
-      InstanceMethod<&SftpHandle::Fsetstat>("fsetstat"),
-      InstanceMethod<&SftpHandle::Fstatvfs>("fstatvfs"),
-      InstanceMethod<&SftpHandle::Fsync>("fsync"),
-      InstanceMethod<&SftpHandle::Seek64>("seek64"),
-      InstanceMethod<&SftpHandle::Tell64>("tell64"),
-      InstanceMethod<&SftpHandle::Rewind>("rewind"),
-      InstanceMethod<&SftpHandle::Close>("close"),
-      InstanceMethod<&SftpHandle::IsFreed>("isFreed"),
-  });
+  return DefineClass(env, "SftpHandle",
+                     {
+                         InstanceMethod<&SftpHandle::Read>("read"),
+                         InstanceMethod<&SftpHandle::ReadInto>("readInto"),
+                         InstanceMethod<&SftpHandle::Write>("write"),
+                         InstanceMethod<&SftpHandle::Readdir>("readdir"),
+                         InstanceMethod<&SftpHandle::Fstat>("fstat"),
+                         InstanceMethod<&SftpHandle::Fsetstat>("fsetstat"),
+                         InstanceMethod<&SftpHandle::Fstatvfs>("fstatvfs"),
+                         InstanceMethod<&SftpHandle::Fsync>("fsync"),
+                         InstanceMethod<&SftpHandle::Seek64>("seek64"),
+                         InstanceMethod<&SftpHandle::Tell64>("tell64"),
+                         InstanceMethod<&SftpHandle::Rewind>("rewind"),
+                         InstanceMethod<&SftpHandle::Close>("close"),
+                         InstanceMethod<&SftpHandle::IsFreed>("isFreed"),
+                     });
 }
 
 Napi::Value SftpHandle::NewInstance(Napi::Env env, Sftp* sftp, LIBSSH2_SFTP_HANDLE* handle) {
@@ -90,8 +91,8 @@ Napi::Value SftpHandle::Enqueue(std::unique_ptr<Op> op) {
   return s->scheduler()->Enqueue(std::move(op), s->timeout_ms());
 }
 
-#define HANDLE_GUARD(fn)                       \
-  Napi::Env env = info.Env();                  \
+#define HANDLE_GUARD(fn)      \
+  Napi::Env env = info.Env(); \
   if (!Usable(env, fn)) return env.Undefined();
 
 Napi::Value SftpHandle::Read(const Napi::CallbackInfo& info) {
@@ -99,7 +100,8 @@ Napi::Value SftpHandle::Read(const Napi::CallbackInfo& info) {
   int64_t size;
   if (!ArgInt(info, 0, &size, "size")) return env.Undefined();
   auto buf = std::make_shared<std::vector<char>>(static_cast<size_t>(size));
-  return Enqueue(MakeSftpOp(this, "libssh2_sftp_read", Bulk(buf->size()),
+  return Enqueue(MakeSftpOp(
+      this, "libssh2_sftp_read", Bulk(buf->size()),
       [buf](LIBSSH2_SFTP_HANDLE* h) { return static_cast<int>(libssh2_sftp_read(h, buf->data(), buf->size())); },
       [buf](Napi::Env env, int n) { return Napi::Buffer<char>::Copy(env, buf->data(), static_cast<size_t>(n)); }));
 }
@@ -114,7 +116,8 @@ Napi::Value SftpHandle::ReadInto(const Napi::CallbackInfo& info) {
   auto keep = std::make_shared<Napi::ObjectReference>(Napi::Persistent(target.As<Napi::Object>()));
   char* data = target.Data();
   size_t len = target.Length();
-  return Enqueue(MakeSftpOp(this, "libssh2_sftp_read", Bulk(len),
+  return Enqueue(MakeSftpOp(
+      this, "libssh2_sftp_read", Bulk(len),
       [data, len, keep](LIBSSH2_SFTP_HANDLE* h) { return static_cast<int>(libssh2_sftp_read(h, data, len)); },
       [](Napi::Env env, int n) { return Napi::Number::New(env, n); }));
 }
@@ -126,14 +129,18 @@ Napi::Value SftpHandle::Write(const Napi::CallbackInfo& info) {
   if (!ArgBytes(info, 0, &data, &has, "data")) return env.Undefined();
   if (InNbCall(sftp_->session()->scheduler())) {  // writeNb: one call, its count, as C
     auto bytes = std::make_shared<std::string>(std::move(data));
-    return Enqueue(MakeSftpOp(this, "libssh2_sftp_write", 0,
-        [bytes](LIBSSH2_SFTP_HANDLE* h) { return static_cast<int>(libssh2_sftp_write(h, bytes->data(), bytes->size())); },
+    return Enqueue(MakeSftpOp(
+        this, "libssh2_sftp_write", 0,
+        [bytes](LIBSSH2_SFTP_HANDLE* h) {
+          return static_cast<int>(libssh2_sftp_write(h, bytes->data(), bytes->size()));
+        },
         [](Napi::Env env, int n) { return Napi::Number::New(env, n); }));
   }
   // Writes everything. libssh2 returns the bytes acknowledged so far (maybe 0, not an error)
   // and expects the next call to start at buf + returned with the rest (PITFALLS 8).
   auto state = std::make_shared<std::pair<std::string, size_t>>(std::move(data), 0);
-  return Enqueue(MakeSftpOp(this, "libssh2_sftp_write", Bulk(state->first.size()),
+  return Enqueue(MakeSftpOp(
+      this, "libssh2_sftp_write", Bulk(state->first.size()),
       [state](LIBSSH2_SFTP_HANDLE* h) {
         const std::string& bytes = state->first;
         size_t& off = state->second;
@@ -159,11 +166,12 @@ Napi::Value SftpHandle::Readdir(const Napi::CallbackInfo& info) {
     int grown = 0;
   };
   auto e = std::make_shared<Entry>();
-  return Enqueue(MakeSftpOp(this, "libssh2_sftp_readdir_ex", 0,
+  return Enqueue(MakeSftpOp(
+      this, "libssh2_sftp_readdir_ex", 0,
       [e](LIBSSH2_SFTP_HANDLE* h) {
         for (;;) {
-          int rc = libssh2_sftp_readdir_ex(h, e->name.data(), e->name.size(), e->longentry.data(),
-                                           e->longentry.size(), &e->attrs);
+          int rc = libssh2_sftp_readdir_ex(h, e->name.data(), e->name.size(), e->longentry.data(), e->longentry.size(),
+                                           &e->attrs);
           // The entry is kept on BUFFER_TOO_SMALL: grow a few times, then fail (PITFALLS 26).
           if (rc != LIBSSH2_ERROR_BUFFER_TOO_SMALL || e->grown >= 3) return rc;
           e->grown++;
@@ -184,7 +192,8 @@ Napi::Value SftpHandle::Readdir(const Napi::CallbackInfo& info) {
 Napi::Value SftpHandle::Fstat(const Napi::CallbackInfo& info) {
   HANDLE_GUARD("libssh2_sftp_fstat_ex");
   auto attrs = std::make_shared<LIBSSH2_SFTP_ATTRIBUTES>();
-  return Enqueue(MakeSftpOp(this, "libssh2_sftp_fstat_ex", 0,
+  return Enqueue(MakeSftpOp(
+      this, "libssh2_sftp_fstat_ex", 0,
       [attrs](LIBSSH2_SFTP_HANDLE* h) { return libssh2_sftp_fstat_ex(h, attrs.get(), 0); },
       [attrs](Napi::Env env, int) { return AttrsToJs(env, *attrs); }));
 }
@@ -197,21 +206,21 @@ Napi::Value SftpHandle::Fsetstat(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   return Enqueue(MakeSftpOp(this, "libssh2_sftp_fstat_ex", 0,
-      [attrs](LIBSSH2_SFTP_HANDLE* h) { return libssh2_sftp_fstat_ex(h, attrs.get(), 1); }));
+                            [attrs](LIBSSH2_SFTP_HANDLE* h) { return libssh2_sftp_fstat_ex(h, attrs.get(), 1); }));
 }
 
 Napi::Value SftpHandle::Fstatvfs(const Napi::CallbackInfo& info) {
   HANDLE_GUARD("libssh2_sftp_fstatvfs");
   auto st = std::make_shared<LIBSSH2_SFTP_STATVFS>();
-  return Enqueue(MakeSftpOp(this, "libssh2_sftp_fstatvfs", 0,
-      [st](LIBSSH2_SFTP_HANDLE* h) { return libssh2_sftp_fstatvfs(h, st.get()); },
+  return Enqueue(MakeSftpOp(
+      this, "libssh2_sftp_fstatvfs", 0, [st](LIBSSH2_SFTP_HANDLE* h) { return libssh2_sftp_fstatvfs(h, st.get()); },
       [st](Napi::Env env, int) { return StatvfsToJs(env, *st); }));
 }
 
 Napi::Value SftpHandle::Fsync(const Napi::CallbackInfo& info) {
   HANDLE_GUARD("libssh2_sftp_fsync");
-  return Enqueue(MakeSftpOp(this, "libssh2_sftp_fsync", 0,
-      [](LIBSSH2_SFTP_HANDLE* h) { return libssh2_sftp_fsync(h); }));
+  return Enqueue(
+      MakeSftpOp(this, "libssh2_sftp_fsync", 0, [](LIBSSH2_SFTP_HANDLE* h) { return libssh2_sftp_fsync(h); }));
 }
 
 Napi::Value SftpHandle::Seek64(const Napi::CallbackInfo& info) {

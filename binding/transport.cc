@@ -29,7 +29,8 @@ struct Connect {
   int open_handles = 0;
   bool settled = false;
 
-  Connect(Napi::Env e, int f) : env(e), deferred(Napi::Promise::Deferred::New(e)), context(e, "libssh2:connect"), fd(f) {}
+  Connect(Napi::Env e, int f)
+      : env(e), deferred(Napi::Promise::Deferred::New(e)), context(e, "libssh2:connect"), fd(f) {}
 
   void Settle(int err, const char* what) {
     if (settled) return;
@@ -122,9 +123,9 @@ Napi::Value ConnectJs(const Napi::CallbackInfo& info) {
     self->Settle(err, "connect");
   });
   if (timeout > 0) {
-    uv_timer_start(&c->timer, [](uv_timer_t* h) {
-      static_cast<Connect*>(h->data)->Settle(ETIMEDOUT, "connect");
-    }, static_cast<uint64_t>(timeout), 0);
+    uv_timer_start(
+        &c->timer, [](uv_timer_t* h) { static_cast<Connect*>(h->data)->Settle(ETIMEDOUT, "connect"); },
+        static_cast<uint64_t>(timeout), 0);
   }
   return promise;
 }
