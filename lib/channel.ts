@@ -327,7 +327,7 @@ export class Channel {
    * backpressure both ways. `end()` sends EOF; `destroy()` closes and frees the channel.
    */
   stream(): ChannelStream {
-    return channelStream(this);
+    return this.#sync('stream', () => channelStream(this));
   }
 
   // ---- windows --------------------------------------------------------------------------

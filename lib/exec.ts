@@ -29,6 +29,25 @@ export interface ExecResult {
   signal: string | null;
 }
 
+function checkExecOptions(opts: unknown): asserts opts is ExecOptions {
+  if (typeof opts !== 'object' || opts === null) throw new TypeError('opts must be an object');
+  const o = opts as ExecOptions;
+  if (o.input !== undefined && typeof o.input !== 'string' && !(o.input instanceof Uint8Array)) {
+    throw new TypeError('input must be a Buffer or a string');
+  }
+  if (o.env !== undefined) {
+    if (typeof o.env !== 'object' || o.env === null) throw new TypeError('env must be an object of strings');
+    for (const v of Object.values(o.env)) if (typeof v !== 'string') throw new TypeError('env must be an object of strings');
+  }
+  if (o.maxBuffer !== undefined && (!Number.isSafeInteger(o.maxBuffer) || o.maxBuffer < 0)) {
+    throw new RangeError('maxBuffer must be a non-negative integer');
+  }
+  if (o.signal !== undefined && (typeof o.signal !== 'object' || o.signal === null || typeof o.signal.aborted !== 'boolean' ||
+    typeof o.signal.addEventListener !== 'function')) {
+    throw new TypeError('signal must be an AbortSignal');
+  }
+}
+
 async function drain(ch: Channel, streamId: number, budget: { left: number }): Promise<Buffer> {
   const parts: Buffer[] = [];
   for (;;) {
@@ -42,6 +61,7 @@ async function drain(ch: Channel, streamId: number, budget: { left: number }): P
 
 export async function exec(session: Session, command: string, opts: ExecOptions = {}): Promise<ExecResult> {
   if (typeof command !== 'string') throw new TypeError('command must be a string');
+  checkExecOptions(opts);
   opts.signal?.throwIfAborted();
   const ch = await session.openSession();
   const onAbort = () => { void ch.free(); };

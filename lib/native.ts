@@ -16,7 +16,7 @@ export interface ScpStat {
 
 /** The native half of `Session` (binding/session.cc); lib/session.ts checks arguments first. */
 export interface NativeSession {
-  state(): { closed: boolean; freed: boolean; busy: boolean; fd: number; closeError: unknown };
+  state(): { closed: boolean; freed: boolean; busy: boolean; fd: number; closeError: unknown; inCallback: boolean };
   hostkey(): { key: Buffer; type: number } | null;
   hostkeyHash(type: number): Buffer | null;
   methods(type: number): string | null;

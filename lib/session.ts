@@ -290,6 +290,7 @@ export class Session {
 
   /** `libssh2_session_get_timeout()`. */
   getTimeout(): number {
+    if (this.#freed) throw badUse('the session has been freed', 'libssh2_session_get_timeout');
     return this.native.getTimeout();
   }
 
@@ -405,7 +406,11 @@ export class Session {
       this.#pump?.cleanup();
       this.#pump = undefined;
     };
-    return runOp(this, 'libssh2_session_free', () => undefined, () => {
+    return runOp(this, 'libssh2_session_free', () => {
+      if (this.native.state().inCallback) {
+        throw badUse('free() cannot run inside a callback of this session (sign, keyboard-interactive, password change): call it after the callback returned', 'libssh2_session_free');
+      }
+    }, () => {
       this.#freed = true;
       let result: Promise<void> | number;
       try {
@@ -574,6 +579,7 @@ export class Session {
       checkInt(localPort, 'localPort', 0, 65535);
       checkString(remoteHost, 'remoteHost');
       checkInt(remotePort, 'remotePort', 0, 65535);
+      checkOptString(localHost, 'localHost');
       return forwardLocal(this, localPort, remoteHost, remotePort, localHost);
     });
   }

@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import { Readable, Writable } from 'stream';
 import { LIBSSH2_FXF_READ, LIBSSH2_FXF_WRITE, LIBSSH2_FXF_CREAT, LIBSSH2_FXF_TRUNC, LIBSSH2_FXF_APPEND, LIBSSH2_FX_NO_SUCH_FILE } from './constants';
 import type { Sftp, SftpAttributes, SftpHandle } from './sftp';
+import { badUse, checkInt, checkString } from './check';
 
 /** Options of `fastGet`/`fastPut`. */
 export interface TransferOptions {
@@ -43,6 +44,26 @@ function checkOptions(opts: TransferOptions): { chunk: number; workers: number }
   if (!Number.isInteger(chunk) || chunk < 1 || chunk > 64 * 1024 * 1024) throw new RangeError('chunkSize must be 1..64 MiB');
   if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new RangeError('concurrency must be 1..64');
   return { chunk, workers };
+}
+
+/**
+ * Checks the arguments of a transfer before anything is touched (local files included), and that
+ * the SFTP object is still usable: TypeError/RangeError/BadUseError.
+ */
+function checkTransfer(sftp: Sftp, fn: string, paths: [unknown, string][], opts: unknown): TransferOptions {
+  for (const [value, name] of paths) checkString(value, name);
+  if (opts === undefined) opts = {};
+  if (typeof opts !== 'object' || opts === null) throw new TypeError('opts must be an object');
+  const o = opts as TransferOptions;
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new TypeError('onProgress must be a function');
+  if (o.signal !== undefined && (typeof o.signal !== 'object' || o.signal === null || typeof o.signal.aborted !== 'boolean' ||
+    typeof o.signal.addEventListener !== 'function')) {
+    throw new TypeError('signal must be an AbortSignal');
+  }
+  if (o.mode !== undefined) checkInt(o.mode, 'mode', 0, 0o7777);
+  checkOptions(o);
+  if (sftp.native.isFreed()) throw badUse('the SFTP session has been shut down', fn);
+  return o;
 }
 
 /**
@@ -91,7 +112,7 @@ async function runWorkers(sftp: Sftp, path: string, flags: number, total: number
 
 /** Downloads `remote` to `local` (a temporary name first, renamed when complete). */
 export async function fastGet(sftp: Sftp, remote: string, local: string, opts: TransferOptions = {}): Promise<void> {
-  checkOptions(opts);
+  checkTransfer(sftp, 'fastGet', [[remote, 'remote'], [local, 'local']], opts);
   if (opts.signal?.aborted) throw abortError(opts.signal);
   const attrs = await sftp.stat(remote);
   const total = attrs.filesize;
@@ -119,7 +140,7 @@ export async function fastGet(sftp: Sftp, remote: string, local: string, opts: T
 
 /** Uploads `local` to `remote` (a temporary name first, renamed over the target when complete). */
 export async function fastPut(sftp: Sftp, local: string, remote: string, opts: TransferOptions = {}): Promise<void> {
-  checkOptions(opts);
+  checkTransfer(sftp, 'fastPut', [[local, 'local'], [remote, 'remote']], opts);
   if (opts.signal?.aborted) throw abortError(opts.signal);
   const st = await fs.promises.stat(local);
   const total = st.size;
@@ -298,6 +319,7 @@ export function createWriteStream(sftp: Sftp, path: string, opts: WriteStreamOpt
 
 /** Copies the remote directory `remote` into the local `local` (created), recursively, keeping mode and mtime. */
 export async function getDirectory(sftp: Sftp, remote: string, local: string, opts: TransferOptions = {}): Promise<void> {
+  checkTransfer(sftp, 'getDirectory', [[remote, 'remote'], [local, 'local']], opts);
   const attrs = await sftp.stat(remote);
   await fs.promises.mkdir(local, { recursive: true, mode: attrs.permissions & 0o7777 });
   for (const e of await list(sftp, remote)) {
@@ -314,6 +336,7 @@ export async function getDirectory(sftp: Sftp, remote: string, local: string, op
 
 /** Copies the local directory `local` to `remote` (created), recursively, keeping mode and mtime. */
 export async function putDirectory(sftp: Sftp, local: string, remote: string, opts: TransferOptions = {}): Promise<void> {
+  checkTransfer(sftp, 'putDirectory', [[local, 'local'], [remote, 'remote']], opts);
   const st = await fs.promises.stat(local);
   if (!(await exists(sftp, remote))) await sftp.mkdir(remote, st.mode & 0o7777);
   for (const e of await fs.promises.readdir(local, { withFileTypes: true })) {
