@@ -80,7 +80,11 @@ class SignOp : public Op {
     if (!js_error_.IsEmpty()) return -1;
     // Runs on the main thread (this op is never heavy), inside a JS call or a callback scope.
     Napi::Env env = sign_.Env();
-    Napi::Value result = sign_.Call({Napi::Buffer<unsigned char>::Copy(env, data, data_len)});
+    Napi::Value result;
+    {
+      Session::CallbackScope in_callback(owner_);
+      result = sign_.Call({Napi::Buffer<unsigned char>::Copy(env, data, data_len)});
+    }
     if (env.IsExceptionPending()) {
       js_error_ = Napi::Reference<Napi::Value>::New(env.GetAndClearPendingException().Value(), 1);
       return -1;
@@ -203,7 +207,11 @@ class KbdOp : public Op {
   bool CallDirect(const JsCall::MakeArgs& make_args, const JsCall::TakeResult& take_result) {
     Napi::Env env = direct_.Env();
     std::vector<napi_value> args = make_args(env);
-    Napi::Value v = direct_.Call(args);
+    Napi::Value v;
+    {
+      Session::CallbackScope in_callback(owner_);
+      v = direct_.Call(args);
+    }
     std::string why;
     if (env.IsExceptionPending()) {
       js_error_ = Napi::Reference<Napi::Value>::New(env.GetAndClearPendingException().Value(), 1);
@@ -231,7 +239,11 @@ void PasswordChange(LIBSSH2_SESSION* session, char** newpw, int* newpw_len, void
   *newpw_len = 0;
   if (self == nullptr || self->password_change_cb == nullptr) return;
   Napi::Env env = self->password_change_cb->Env();
-  Napi::Value v = self->password_change_cb->Call({});
+  Napi::Value v;
+  {
+    Session::CallbackScope in_callback(self);
+    v = self->password_change_cb->Call({});
+  }
   if (env.IsExceptionPending()) {
     env.GetAndClearPendingException();
     return;
@@ -759,7 +771,7 @@ Napi::Value Session::UserauthBanner(const Napi::CallbackInfo& info) {
   return Napi::String::New(env, banner);
 }
 
-// state(): { closed, freed, busy, fd } for lib/session.ts.
+// state(): { closed, freed, busy, fd, closeError, inCallback } for lib/session.ts.
 Napi::Value Session::State(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object out = Napi::Object::New(env);
@@ -771,6 +783,7 @@ Napi::Value Session::State(const Napi::CallbackInfo& info) {
   // ms since bytes last arrived (-1: none yet): dead-peer detection in the Node-native layer.
   uint64_t last = last_recv_ns_.load();
   out.Set("recvIdleMs", last == 0 ? -1.0 : static_cast<double>(uv_hrtime() - last) / 1e6);
+  out.Set("inCallback", callback_depth > 0);
   return out;
 }
 
@@ -895,6 +908,16 @@ Napi::Value Session::Free(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (session_ == nullptr || (freeing_ && !InNbCall(scheduler_))) {
     return DoneIn(env, scheduler_, env.Undefined());  // idempotent
+  }
+  if (callback_depth > 0) {  // called from a callback libssh2 is running: its op is on the stack
+    const char* why = "free() cannot run inside a callback of this session (sign, keyboard-interactive, password change): call it after the callback returned";
+    if (InNbCall(scheduler_)) {
+      ThrowBadUse(env, why, "libssh2_session_free");
+      return env.Undefined();
+    }
+    auto d = Napi::Promise::Deferred::New(env);
+    d.Reject(MakeBadUse(env, why, "libssh2_session_free"));
+    return d.Promise();
   }
   freeing_ = true;
   // The end of the connection: from now on I/O is pretended (PITFALLS 29), so a half-sent

@@ -73,6 +73,19 @@ class Session : public Napi::ObjectWrap<Session>, public SchedulerOwner {
 
   // The password-change callback of the userauth_password step running now (main thread).
   Napi::FunctionReference* password_change_cb = nullptr;
+  // > 0 while JS runs synchronously inside a libssh2 call of this session (sign callback, a
+  // synchronous keyboard-interactive responder, password change): free() then refuses, since
+  // it would reject (delete) the op whose libssh2 call is on the stack.
+  int callback_depth = 0;
+  struct CallbackScope {
+    explicit CallbackScope(Session* s) : s_(s) {
+      if (s_) s_->callback_depth++;
+    }
+    ~CallbackScope() {
+      if (s_) s_->callback_depth--;
+    }
+    Session* s_;
+  };
 
  private:
   class HandshakeOp;

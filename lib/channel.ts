@@ -328,7 +328,7 @@ export class Channel {
    * `end()` sends EOF (`libssh2_channel_send_eof`); `destroy()` closes and frees the channel.
    */
   stream(): ChannelStream {
-    return channelStream(this);
+    return this.#sync('stream', () => channelStream(this));
   }
 
   // ---- windows --------------------------------------------------------------------------

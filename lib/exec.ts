@@ -115,6 +115,10 @@ function checkSignal(signal: unknown): void {
 
 export async function exec(session: Session, command: string, opts: ExecOptions = {}): Promise<ExecResult<Buffer | string>> {
   if (typeof command !== 'string') throw new TypeError('command must be a string');
+  if (typeof opts !== 'object' || opts === null) throw new TypeError('opts must be an object');
+  if (opts.input !== undefined && typeof opts.input !== 'string' && !(opts.input instanceof Uint8Array)) {
+    throw new TypeError('input must be a Buffer or a string');
+  }
   checkEnv(opts.env);
   checkPty(opts.pty);
   checkSignal(opts.signal);
@@ -268,6 +272,7 @@ async function started(session: Session, opts: { env?: Record<string, string>; p
 
 export async function spawn(session: Session, command: string, opts: SpawnOptions = {}): Promise<RemoteProcess> {
   if (typeof command !== 'string') throw new TypeError('command must be a string');
+  if (typeof opts !== 'object' || opts === null) throw new TypeError('options must be an object');
   checkEnv(opts.env);
   checkPty(opts.pty);
   checkSignal(opts.signal);

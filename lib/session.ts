@@ -314,6 +314,7 @@ export class Session extends EventEmitter<SessionEvents> {
 
   /** `libssh2_session_get_timeout()`. */
   getTimeout(): number {
+    if (this.#freed) throw badUse('the session has been freed', 'libssh2_session_get_timeout');
     return this.native.getTimeout();
   }
 
@@ -430,7 +431,11 @@ export class Session extends EventEmitter<SessionEvents> {
       this.#pump = undefined;
       this.#emitClose();
     };
-    return runOp(this, 'libssh2_session_free', () => undefined, () => {
+    return runOp(this, 'libssh2_session_free', () => {
+      if (this.native.state().inCallback) {
+        throw badUse('free() cannot run inside a callback of this session (sign, keyboard-interactive, password change): call it after the callback returned', 'libssh2_session_free');
+      }
+    }, () => {
       this.#freed = true;
       let result: Promise<void> | number;
       try {
@@ -603,6 +608,7 @@ export class Session extends EventEmitter<SessionEvents> {
       checkInt(localPort, 'localPort', 0, 65535);
       checkString(remoteHost, 'remoteHost');
       checkInt(remotePort, 'remotePort', 0, 65535);
+      checkOptString(localHost, 'localHost');
       return forwardLocal(this, localPort, remoteHost, remotePort, localHost);
     });
   }

@@ -203,7 +203,10 @@ export class Sftp {
    * creates missing parents and accepts an existing directory.
    */
   mkdir(path: string, mode?: number | { recursive?: boolean; mode?: number }): Promise<void> {
-    const opts = typeof mode === 'object' && mode !== null ? mode : { mode };
+    if (mode !== undefined && typeof mode !== 'number' && (typeof mode !== 'object' || mode === null || Array.isArray(mode))) {
+      return fail(new TypeError('mode must be a number or { recursive, mode }'));
+    }
+    const opts = typeof mode === 'object' ? mode : { mode };
     const m = opts.mode ?? 0o755;
     if (!opts.recursive) {
       return this.#run('libssh2_sftp_mkdir_ex', () => {

@@ -49,7 +49,9 @@ async function writeAll(channel: Channel, chunk: Buffer): Promise<void> {
 function pull(channel: Channel, streamId: number, target: Readable): void {
   call(channel, () => channel.read(READ_SIZE, streamId), () => channel.readNb(READ_SIZE, streamId)).then(
     (b) => target.push(b.length ? b : null),
-    (e) => target.destroy(e as Error),
+    // stderr: the stdout Duplex reports the same failure; an unobserved stderr must not turn it
+    // into an uncaught 'error' event (a dead session would crash the process).
+    (e) => target.destroy(streamId !== 0 && target.listenerCount('error') === 0 ? undefined : e as Error),
   );
 }
 

@@ -9,6 +9,7 @@ import { LIBSSH2_FXF_READ, LIBSSH2_FXF_WRITE, LIBSSH2_FXF_CREAT, LIBSSH2_FXF_TRU
 import type { Sftp, SftpAttributes, SftpHandle } from './sftp';
 import type { Session } from './session';
 import { getReconnect } from './reconnect';
+import { badUse, checkInt, checkString } from './check';
 
 /** Options of `fastGet`/`fastPut`. */
 export interface TransferOptions {
@@ -77,6 +78,26 @@ async function openConnections(sftp: Sftp, opts: TransferOptions, count: number)
 }
 
 /**
+ * Checks the arguments of a transfer before anything is touched (local files included), and that
+ * the SFTP object is still usable: TypeError/RangeError/BadUseError.
+ */
+function checkTransfer(sftp: Sftp, fn: string, paths: [unknown, string][], opts: unknown): TransferOptions {
+  for (const [value, name] of paths) checkString(value, name);
+  if (opts === undefined) opts = {};
+  if (typeof opts !== 'object' || opts === null) throw new TypeError('opts must be an object');
+  const o = opts as TransferOptions;
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new TypeError('onProgress must be a function');
+  if (o.signal !== undefined && (typeof o.signal !== 'object' || o.signal === null || typeof o.signal.aborted !== 'boolean' ||
+    typeof o.signal.addEventListener !== 'function')) {
+    throw new TypeError('signal must be an AbortSignal');
+  }
+  if (o.mode !== undefined) checkInt(o.mode, 'mode', 0, 0o7777);
+  checkOptions(o);
+  if (sftp.native.isFreed()) throw badUse('the SFTP session has been shut down', fn);
+  return o;
+}
+
+/**
  * Runs up to `concurrency` workers, each on its own SFTP object (the first is `sftp` itself:
  * calls on one SFTP object run one at a time) and over its own contiguous segment of the file,
  * in `chunkSize` pieces. Contiguous pieces keep libssh2's read-ahead and write pipelining useful:
@@ -132,7 +153,7 @@ async function runWorkers(sftp: Sftp, path: string, flags: number, total: number
 
 /** Downloads `remote` to `local` (a temporary name first, renamed when complete). */
 export async function fastGet(sftp: Sftp, remote: string, local: string, opts: TransferOptions = {}): Promise<void> {
-  checkOptions(opts);
+  checkTransfer(sftp, 'fastGet', [[remote, 'remote'], [local, 'local']], opts);
   if (opts.signal?.aborted) throw abortError(opts.signal);
   const attrs = await sftp.stat(remote);
   const total = attrs.filesize;
@@ -160,7 +181,7 @@ export async function fastGet(sftp: Sftp, remote: string, local: string, opts: T
 
 /** Uploads `local` to `remote` (a temporary name first, renamed over the target when complete). */
 export async function fastPut(sftp: Sftp, local: string, remote: string, opts: TransferOptions = {}): Promise<void> {
-  checkOptions(opts);
+  checkTransfer(sftp, 'fastPut', [[local, 'local'], [remote, 'remote']], opts);
   if (opts.signal?.aborted) throw abortError(opts.signal);
   const st = await fs.promises.stat(local);
   const total = st.size;
@@ -339,6 +360,7 @@ export function createWriteStream(sftp: Sftp, path: string, opts: WriteStreamOpt
 
 /** Copies the remote directory `remote` into the local `local` (created), recursively, keeping mode and mtime. */
 export async function getDirectory(sftp: Sftp, remote: string, local: string, opts: TransferOptions = {}): Promise<void> {
+  checkTransfer(sftp, 'getDirectory', [[remote, 'remote'], [local, 'local']], opts);
   const attrs = await sftp.stat(remote);
   await fs.promises.mkdir(local, { recursive: true, mode: attrs.permissions & 0o7777 });
   for (const e of await list(sftp, remote)) {
@@ -355,6 +377,7 @@ export async function getDirectory(sftp: Sftp, remote: string, local: string, op
 
 /** Copies the local directory `local` to `remote` (created), recursively, keeping mode and mtime. */
 export async function putDirectory(sftp: Sftp, local: string, remote: string, opts: TransferOptions = {}): Promise<void> {
+  checkTransfer(sftp, 'putDirectory', [[local, 'local'], [remote, 'remote']], opts);
   const st = await fs.promises.stat(local);
   if (!(await exists(sftp, remote))) await sftp.mkdir(remote, st.mode & 0o7777);
   for (const e of await fs.promises.readdir(local, { withFileTypes: true })) {
