@@ -32,30 +32,6 @@ class ChannelFreeOp : public TargetOp<Channel, StepFn, Napi::Value (*)(Napi::Env
 
 Napi::Value NumberResult(Napi::Env env, int rc) { return Napi::Number::New(env, rc); }
 
-// A read of one stream: idle while libssh2 holds no data for it and no EOF (Op::Idle).
-template <typename StepFn, typename ResultFn>
-class ReadOp : public TargetOp<Channel, StepFn, ResultFn> {
- public:
-  ReadOp(Channel* ch, int stream, StepFn step, ResultFn result)
-      : TargetOp<Channel, StepFn, ResultFn>(ch, "libssh2_channel_read_ex", ch->read_gate(stream), Op::kAbandonable,
-                                            std::move(step), std::move(result)),
-        stream_(stream) {}
-  bool Idle() const override {
-    LIBSSH2_CHANNEL* c = this->target_->raw();
-    if (c == nullptr) return false;
-    // poll_channel_read with extended 1 also reports stdout data: then the step just returns EAGAIN.
-    return libssh2_poll_channel_read(c, stream_ != 0 ? 1 : 0) == 0 && libssh2_channel_eof(c) == 0;
-  }
-
- private:
-  int stream_;
-};
-
-template <typename StepFn, typename ResultFn>
-std::unique_ptr<Op> MakeReadOp(Channel* ch, int stream, StepFn step, ResultFn result) {
-  return std::make_unique<ReadOp<StepFn, ResultFn>>(ch, stream, std::move(step), std::move(result));
-}
-
 }  // namespace
 
 Napi::Function Channel::Init(Napi::Env env) {
@@ -326,8 +302,8 @@ Napi::Value Channel::Read(const Napi::CallbackInfo& info) {
   int64_t size, stream;
   if (!ArgInt(info, 0, &size, "size") || !ArgInt(info, 1, &stream, "streamId")) return env.Undefined();
   auto buf = std::make_shared<std::vector<char>>(static_cast<size_t>(size));
-  return Enqueue(MakeReadOp(
-      this, static_cast<int>(stream),
+  return Enqueue(MakeTargetOp(
+      this, "libssh2_channel_read_ex", read_gate(static_cast<int>(stream)), Op::kAbandonable,
       [buf, stream](LIBSSH2_CHANNEL* c) {
         ssize_t n = libssh2_channel_read_ex(c, static_cast<int>(stream), buf->data(), buf->size());
         return static_cast<int>(n);
@@ -347,8 +323,8 @@ Napi::Value Channel::ReadInto(const Napi::CallbackInfo& info) {
   auto keep = std::make_shared<Napi::ObjectReference>(Napi::Persistent(target.As<Napi::Object>()));
   char* data = target.Data();
   size_t len = target.Length();
-  return Enqueue(MakeReadOp(
-      this, static_cast<int>(stream),
+  return Enqueue(MakeTargetOp(
+      this, "libssh2_channel_read_ex", read_gate(static_cast<int>(stream)), Op::kAbandonable,
       [data, len, stream, keep](LIBSSH2_CHANNEL* c) {
         return static_cast<int>(libssh2_channel_read_ex(c, static_cast<int>(stream), data, len));
       },

@@ -281,22 +281,12 @@ void Scheduler::RunOnce(bool* progressed, bool* dispatched) {
     auto it = std::find(order.begin(), order.end(), send_owner_);
     if (it != order.end()) std::rotate(order.begin(), it, it + 1);
   }
-  bool stepped = false;  // an op that read from the socket ran in this pass
-  bool skipped = false;
-  uint64_t received_at_skip = 0;
   for (Op* op : order) {
     if (live_.count(op) == 0) continue;  // completed meanwhile
     // A parked op waits for the socket (or JS); it steps again after readiness or after any
     // other op completed (UnparkAll), never in a busy loop.
     if (op->waiting_js_ || op->parked_ || !op->Ready()) continue;
     if (closed_ && (op->flags() & Op::kTeardown) == 0) continue;
-    if (stepped && op != send_owner_ && op->Idle()) {
-      op->parked_ = true;  // as if it had stepped and got EAGAIN
-      if (!skipped) received_at_skip = owner_->Received();
-      skipped = true;
-      continue;
-    }
-    if (op->PollEvents() < 0) stepped = true;
     op->started_ = true;
     if (op->flags() & Op::kHeavy) {
       worker_busy_ = true;
@@ -310,7 +300,6 @@ void Scheduler::RunOnce(bool* progressed, bool* dispatched) {
       napi_create_string_utf8(env_, op->fn(), NAPI_AUTO_LENGTH, &name);
       napi_create_async_work(env_, nullptr, name, ExecuteWork, CompleteWork, work, &work->work);
       napi_queue_async_work(env_, work->work);
-      if (skipped) UnparkAll();  // the pool step may read what a skipped op waits for
       *dispatched = true;
       return;
     }
@@ -318,12 +307,6 @@ void Scheduler::RunOnce(bool* progressed, bool* dispatched) {
     RunStep(op, session_, &op->rc_, &op->error_message_, &op->want_write_, &op->blocked_out_);
     AfterStep(op);
     if (queue_.size() < before) *progressed = true;
-  }
-  // An op stepped after a skipped one read more from the socket: what it read may be for the
-  // skipped one, and the socket may not become readable again. Look once more.
-  if (skipped && owner_->Received() != received_at_skip) {
-    UnparkAll();
-    *progressed = true;
   }
 }
 

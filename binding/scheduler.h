@@ -69,11 +69,6 @@ class Op {
   // The socket events an EAGAIN from Step() waits for (UV_READABLE | UV_WRITABLE), or -1 for
   // libssh2's block directions (every libssh2 op; waitSocket() decides itself).
   virtual int PollEvents() const { return -1; }
-  // Main thread: true when a step now cannot complete because libssh2 holds nothing for the op
-  // (a channel read with no data and no EOF queued). On a pass where another op already stepped
-  // (and so read the socket into libssh2's buffers), such an op is not stepped: with 128 reads
-  // parked, every wake-up cost 128 libssh2 calls and recv(2)s (bench/README.md, W3).
-  virtual bool Idle() const { return false; }
 
   const char* fn() const { return fn_; }
   const void* gate() const { return gate_; }
