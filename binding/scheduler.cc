@@ -59,6 +59,17 @@ namespace {
 
 // Runs one Step() and records what the main thread needs afterwards. Any thread.
 void RunStep(Op* op, LIBSSH2_SESSION* session, int* rc, std::string* message, bool* want_write, bool* blocked_out) {
+  if (session == nullptr) {  // freed (Scheduler::SessionFreed): teardown is done, anything else fails
+    *blocked_out = false;
+    *want_write = false;
+    if ((op->flags() & Op::kTeardown) != 0) {
+      *rc = 0;
+    } else {
+      *rc = LIBSSH2_ERROR_SOCKET_DISCONNECT;
+      message->assign("the session was freed");
+    }
+    return;
+  }
   bool pending_before = libssh2_session_send_pending(session) != 0;
   bool was_owner = *blocked_out;
   *rc = op->Step(session);
@@ -641,7 +652,7 @@ Napi::Value Scheduler::WaitSocket(uint32_t timeout_ms) {
   // A pending Nb call that waits for JS (a sign callback's Promise) is woken by JS, not the socket.
   bool js = false;
   for (const auto& r : nb_) js = js || r->op->waiting_js();
-  int bd = libssh2_session_block_directions(session_);
+  int bd = session_ != nullptr ? libssh2_session_block_directions(session_) : 0;
   int events = 0;
   if (bd & LIBSSH2_SESSION_BLOCK_INBOUND) events |= UV_READABLE;
   if (bd & LIBSSH2_SESSION_BLOCK_OUTBOUND) events |= UV_WRITABLE;

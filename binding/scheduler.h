@@ -128,6 +128,9 @@ class Scheduler {
   Scheduler(Napi::Env env, LIBSSH2_SESSION* session, SchedulerOwner* owner);
   // Closes the uv handles; the object deletes itself once libuv is done with them.
   void Destroy();
+  // libssh2_session_free ran: no op steps on the session again. Ops still queued (a channel
+  // close parked on the peer, ...) complete without calling libssh2: their objects went with it.
+  void SessionFreed() { session_ = nullptr; }
 
   // Starts watching `fd` (the session's socket). Must be called before socket ops are queued.
   bool AttachSocket(int fd);

@@ -932,7 +932,10 @@ Napi::Value Session::Free(const Napi::CallbackInfo& info) {
     set_dead();
     InvalidateChildren();  // SFTP handles and objects first; libssh2_session_free frees channels
     int rc = libssh2_session_free(s);
-    if (rc == 0) session_ = nullptr;
+    if (rc == 0) {
+      session_ = nullptr;
+      scheduler_->SessionFreed();
+    }
     return rc;
   };
   auto op = std::make_unique<TeardownOp<decltype(step)>>("libssh2_session_free", session_gate(), this, step);
@@ -956,6 +959,7 @@ void Session::FinishFree() {
     InvalidateChildren();
     libssh2_session_free(session_);
     session_ = nullptr;
+    if (scheduler_ != nullptr) scheduler_->SessionFreed();
   }
   CloseFd();
   if (scheduler_ != nullptr && !scheduler_->busy()) {
