@@ -131,7 +131,8 @@ describe('connect({ keepaliveInterval }) against a server of its own', () => {
       const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
       let out = '';
       child.stdout.on('data', (d) => { out += d; });
-      const killer = setTimeout(() => child.kill('SIGKILL'), 20000);
+      // Wide: the child transpiles lib/ first (slow under ASan on a busy machine).
+      const killer = setTimeout(() => child.kill('SIGKILL'), 50000);
       child.on('exit', (code, signal) => {
         clearTimeout(killer);
         try {
@@ -142,7 +143,7 @@ describe('connect({ keepaliveInterval }) against a server of its own', () => {
         }
       });
     });
-  }, 30000);
+  }, 60000);
 
   it('a session closed by the peer emits close with the ConnectionError, once', async () => {
     const s = await connect(opts());

@@ -269,6 +269,24 @@ describe('session behaviour', () => {
     await srv.close();
   });
 
+  it('free() while a channel free waits for the peer: the parked op never steps on the freed session', async () => {
+    // channel.free() sends CLOSE and waits for the peer's, which sshd sends only when the
+    // command ends: the op parks. session.free() completes first; the parked op, woken by that
+    // completion, must finish without libssh2 (it stepped on the freed session: ASan
+    // heap-use-after-free in libssh2_session_send_pending).
+    const s = await handshaken();
+    await auth(s);
+    const chans = await Promise.all([0, 1, 2].map(() => s.openSession()));
+    await Promise.all(chans.map((ch) => ch.exec('sleep 30')));
+    const frees = chans.map((ch) => ch.free());
+    await new Promise((r) => setTimeout(r, 200));
+    const t0 = Date.now();
+    await s.free();
+    await Promise.all(frees);
+    expect(Date.now() - t0).toBeLessThan(10000); // long before the 30 s sleep ends
+    expect(s.closed).toBe(true);
+  });
+
   it('a timeout on a parked op rejects with TimeoutError and closes the session (mid-state)', async () => {
     const srv = await rawServer(() => undefined); // silent: the handshake parks waiting for a banner
     const s = new Session();
