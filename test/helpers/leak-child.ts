@@ -32,6 +32,8 @@ interface Sample {
 interface CheapOptions {
   cycles: number;
   batch: number;
+  /** Positive control: keep every object (a deliberate leak the test must see). */
+  keep?: boolean;
 }
 
 interface ConnectedOptions {
@@ -41,7 +43,14 @@ interface ConnectedOptions {
   key: string;
   sessions: number;
   batch: number;
+  /** What each session opens besides itself (default all): 'done', 'live', 'sftp'. */
+  parts?: string[];
+  /** Positive control: keep every session (a deliberate leak the test must see). */
+  keep?: boolean;
 }
+
+/** What a positive-control run keeps alive. */
+const kept: unknown[] = [];
 
 const gcNow = (globalThis as { gc?: () => void }).gc;
 if (!gcNow) throw new Error('run with --expose-gc');
@@ -68,8 +77,9 @@ async function sample(samples: Sample[], done: number): Promise<void> {
 }
 
 /** One cheap cycle: nothing is kept, nothing is freed by hand. */
-function cheapCycle(i: number): void {
+function cheapCycle(i: number, keep: boolean): void {
   const s = new Session();
+  if (keep) kept.push(s);
   s.bannerSet(`SSH-2.0-leak_${i}`);
   s.setTimeout(1000 + (i % 7));
   const kh: KnownHosts = s.knownhostInit();
@@ -85,7 +95,7 @@ async function runCheap(o: CheapOptions): Promise<Sample[]> {
   const samples: Sample[] = [];
   await sample(samples, 0);
   for (let done = 0; done < o.cycles;) {
-    for (let j = 0; j < o.batch && done < o.cycles; j++, done++) cheapCycle(done);
+    for (let j = 0; j < o.batch && done < o.cycles; j++, done++) cheapCycle(done, o.keep === true);
     await sample(samples, done);
   }
   return samples;
@@ -110,24 +120,35 @@ interface Held {
 }
 
 async function openOne(o: ConnectedOptions, n: number): Promise<Held> {
+  const parts = new Set(o.parts ?? ['done', 'live', 'sftp']);
   const session = new Session();
   await session.handshake(await tcp(o.host, o.port));
   await session.userauthPublickeyFromfile(o.user, o.key);
-  const done = await session.openSession();
-  await done.exec(`echo out${n}`);
-  let out = '';
-  for (let chunk = await done.read(); chunk.length > 0; chunk = await done.read()) out += chunk.toString();
-  if (out !== `out${n}\n`) throw new Error(`exec output ${JSON.stringify(out)}`);
-  const live = await session.openSession();
-  await live.exec('cat >/dev/null'); // runs until the channel goes away
-  await live.write('some input\n');
-  const sftp = await session.sftpInit();
-  const file = await sftp.open('/etc/passwd', LIBSSH2_FXF_READ, 0);
-  const head = await file.read(64);
-  if (head.length === 0) throw new Error('empty SFTP read');
-  const dir = await sftp.opendir('/');
-  await dir.readdir();
-  return { session, done, live, sftp, file, dir };
+  const held: Held = { session };
+  if (parts.has('done')) {
+    const done = await session.openSession();
+    await done.exec(`echo out${n}`);
+    let out = '';
+    for (let chunk = await done.read(); chunk.length > 0; chunk = await done.read()) out += chunk.toString();
+    if (out !== `out${n}\n`) throw new Error(`exec output ${JSON.stringify(out)}`);
+    held.done = done;
+  }
+  if (parts.has('live')) {
+    const live = await session.openSession();
+    await live.exec('cat >/dev/null'); // runs until the channel goes away
+    await live.write('some input\n');
+    held.live = live;
+  }
+  if (parts.has('sftp')) {
+    const sftp = await session.sftpInit();
+    const file = await sftp.open('/etc/passwd', LIBSSH2_FXF_READ, 0);
+    const head = await file.read(64);
+    if (head.length === 0) throw new Error('empty SFTP read');
+    const dir = await sftp.opendir('/');
+    await dir.readdir();
+    Object.assign(held, { sftp, file, dir });
+  }
+  return held;
 }
 
 type Order = 'session-first' | 'children-first' | 'mixed';
@@ -159,6 +180,7 @@ async function runConnected(o: ConnectedOptions): Promise<{ samples: Sample[]; o
     const n = Math.min(o.batch, o.sessions - done);
     const held = await Promise.all(Array.from({ length: n }, (_, j) => openOne(o, done + j)));
     const order = ORDERS[batchNo % ORDERS.length];
+    if (o.keep) kept.push(...held.map((h) => ({ ...h })));
     await drop(held, order);
     orders[order] += n;
     done += n;
