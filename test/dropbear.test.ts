@@ -288,6 +288,23 @@ describe('interop with Dropbear', () => {
     await ch.free();
   });
 
+  it('spawn + kill: Dropbear delivers the signal request; the exit signal is TERM', async () => {
+    const proc = await s.spawn('echo started; exec sleep 30');
+    const started = new Promise<string>((r) => proc.stdout.once('data', (b: Buffer) => r(b.toString())));
+    proc.stderr.resume();
+    expect(await started).toBe('started\n');
+    proc.stdout.resume();
+    const exited = new Promise<[number | null, string | null]>((r) => proc.once('exit', (code, sig) => r([code, sig])));
+    expect(proc.kill('TERM')).toBe(true);
+    expect(await exited).toEqual([null, 'TERM']);
+  }, 30000);
+
+  it('pty: exec with a pty sees a terminal of the asked size and TERM', async () => {
+    const r = await s.exec('test -t 0 && echo tty; stty size; echo $TERM', { pty: { term: 'vt100', cols: 100, rows: 30 }, encoding: 'utf8' });
+    expect(r.stdout.replace(/\r/g, '')).toBe('tty\n30 100\nvt100\n');
+    expect(r.code).toBe(0);
+  });
+
   it('keyboard-interactive: Dropbear does not offer it; the attempt fails with AuthenticationFailedError', async () => {
     const sess = await handshaken();
     const methods = await sess.userauthList(f.user);
