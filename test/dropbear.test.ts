@@ -16,10 +16,11 @@ import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import {
-  Session, Channel, connect, AuthError, AuthenticationFailedError, ChannelFailureError, LIBSSH2_FXF_READ, LIBSSH2_METHOD_KEX,
+  Session, connect, AuthError, AuthenticationFailedError, ChannelFailureError, LIBSSH2_FXF_READ, LIBSSH2_METHOD_KEX,
   LIBSSH2_METHOD_HOSTKEY, LIBSSH2_METHOD_CRYPT_CS, LIBSSH2_METHOD_MAC_CS, LIBSSH2_HOSTKEY_HASH_SHA256,
 } from '../lib';
 import { fixture, itIfRoot } from './fixtures';
+import { echoThrough } from './helpers/channel';
 
 const DROPBEAR = '/usr/sbin/dropbear';
 const DROPBEARKEY = fs.existsSync('/usr/bin/dropbearkey') ? '/usr/bin/dropbearkey' : 'dropbearkey';
@@ -154,21 +155,6 @@ function authorize(user: string, publicKeys: string[], marker: string): { remove
   };
 }
 
-async function echoThrough(ch: Channel, data: Buffer): Promise<Buffer> {
-  const reading = (async () => {
-    const parts: Buffer[] = [];
-    let got = 0;
-    while (got < data.length) {
-      const b = await ch.read(65536);
-      if (b.length === 0) break;
-      parts.push(b);
-      got += b.length;
-    }
-    return Buffer.concat(parts);
-  })();
-  await ch.write(data);
-  return reading;
-}
 
 describe('interop with Dropbear', () => {
   const f = fixture();

@@ -3,27 +3,12 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { Session, Channel, BadUseError, ChannelError } from '../lib';
+import { Session, BadUseError, ChannelError } from '../lib';
 import { authenticated } from './helpers/connect';
+import { echoThrough } from './helpers/channel';
 
 const sha = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
 
-/** Writes `data` and reads until `n` bytes came back (both directions at once). */
-async function echoThrough(ch: Channel, data: Buffer): Promise<Buffer> {
-  const reading = (async () => {
-    const parts: Buffer[] = [];
-    let got = 0;
-    while (got < data.length) {
-      const b = await ch.read(65536);
-      if (b.length === 0) break;
-      parts.push(b);
-      got += b.length;
-    }
-    return Buffer.concat(parts);
-  })();
-  await ch.write(data);
-  return reading;
-}
 
 /** Sends `data` to a TCP port and resolves with as many bytes read back (an echo). */
 function echoViaTcp(port: number, data: Buffer): Promise<Buffer> {
