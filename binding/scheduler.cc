@@ -367,6 +367,15 @@ void Scheduler::AfterStep(Op* op) {
     WakeWaiters();
     pumping_ = was_pumping;
   }
+  // A step that read from the socket may have queued what other parked ops wait for (a write
+  // that drains incoming packets while looking for a WINDOW_ADJUST buffers the channel data a
+  // parked read wants): their readiness was consumed on their behalf and the socket may now stay
+  // quiet, so they step again. Bounded by the bytes that actually arrive: no busy loop.
+  if (owner_->Received() != received_seen_) {
+    received_seen_ = owner_->Received();
+    UnparkAll();
+    if (pumping_) again_ = true;
+  }
   if (!op->cancel_error_.IsEmpty()) {
     Reject(op, op->cancel_error_.Value());
     return;

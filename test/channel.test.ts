@@ -164,6 +164,28 @@ describe('channels', () => {
     await ch.free();
   });
 
+  it('a parked read gets data that another channel\'s step took from the socket', async () => {
+    // The 64 MiB directTcpip echo stalled under ASan this way: a step of one op (there, a write
+    // looking for WINDOW_ADJUST) read the packets a parked read of another channel waited for;
+    // the socket then stayed quiet and the read waited for the next byte from the server.
+    const a = await s.openSession();
+    await a.exec('sleep 1; printf hi; sleep 60');
+    const d = await s.openSession();
+    await d.exec('sleep 60');
+    const readA = a.read(100); // steps at once, parks: nothing yet
+    // Block the main thread while "hi" arrives: the poll cannot see it before the next step.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2500);
+    const readD = d.read(100); // steps at once: libssh2 reads a's packet into a's buffer, parks
+    const dRejected = expect(readD).rejects.toBeInstanceOf(BadUseError);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<string>((r) => { timer = setTimeout(() => r('still waiting after 20 s'), 20000); });
+    // Long before either `sleep 60` ends (the next bytes that would wake the read without the fix).
+    expect(await Promise.race([readA.then((b) => b.toString()), late])).toBe('hi');
+    clearTimeout(timer);
+    await Promise.all([a.free(), d.free()]);
+    await dRejected;
+  }, 60000);
+
   it('close twice; exec after close -> BadUseError; waitClosed/getExitStatus still work', async () => {
     const ch = await s.openSession();
     await ch.exec('exit 7');
