@@ -253,7 +253,7 @@ class Scheduler {
   bool nb_mode_ = false;
   Napi::Reference<Napi::Value> nb_sig_;
   std::vector<std::unique_ptr<NbRecord>> nb_;
-  uint64_t waiters_seen_ = 0;  // Received() when waitSocket() waiters last looked
+  uint64_t waiters_seen_ = 0;   // Received() when waitSocket() waiters last looked
   uint64_t received_seen_ = 0;  // Received() when AfterStep last unparked the queue
 };
 

@@ -31,9 +31,8 @@ namespace {
 class SignOp : public Op {
  public:
   SignOp(Session* owner, std::string user, std::string blob, Napi::Function sign)
-      : Op("libssh2_userauth_publickey", owner->session_gate(), 0),
-        owner_(owner), user_(std::move(user)), blob_(std::move(blob)),
-        sign_(Napi::Persistent(sign)), shared_(std::make_shared<Shared>()) {
+      : Op("libssh2_userauth_publickey", owner->session_gate(), 0), owner_(owner), user_(std::move(user)),
+        blob_(std::move(blob)), sign_(Napi::Persistent(sign)), shared_(std::make_shared<Shared>()) {
     shared_->op = this;
   }
   ~SignOp() override { shared_->op = nullptr; }
@@ -71,7 +70,8 @@ class SignOp : public Op {
       have_sig_ = true;
       return true;
     }
-    js_error_ = Napi::Reference<Napi::Value>::New(Napi::TypeError::New(env, "the sign callback must return a Buffer (or a Promise of one)").Value(), 1);
+    js_error_ = Napi::Reference<Napi::Value>::New(
+        Napi::TypeError::New(env, "the sign callback must return a Buffer (or a Promise of one)").Value(), 1);
     return false;
   }
 
@@ -127,15 +127,13 @@ class KbdOp : public Op {
   // must answer synchronously.
   KbdOp(Session* owner, std::string user, Napi::Function responder, bool sync)
       : Op("libssh2_userauth_keyboard_interactive_ex", owner->session_gate(), sync ? 0u : unsigned{Op::kHeavy}),
-        owner_(owner), user_(std::move(user)),
-        call_(responder.Env(), responder, "libssh2:keyboard-interactive") {
+        owner_(owner), user_(std::move(user)), call_(responder.Env(), responder, "libssh2:keyboard-interactive") {
     if (sync) direct_ = Napi::Persistent(responder);
   }
 
   int Step(LIBSSH2_SESSION* s) override {
     current_ = this;
-    int rc = libssh2_userauth_keyboard_interactive_ex(s, user_.c_str(), static_cast<unsigned>(user_.size()),
-                                                       &Respond);
+    int rc = libssh2_userauth_keyboard_interactive_ex(s, user_.c_str(), static_cast<unsigned>(user_.size()), &Respond);
     current_ = nullptr;
     if (rc < 0 && rc != LIBSSH2_ERROR_EAGAIN && failed_) return LIBSSH2_ERROR_AUTHENTICATION_FAILED;
     return rc;
@@ -151,9 +149,9 @@ class KbdOp : public Op {
   // the running op is found through this thread-local.
   static thread_local KbdOp* current_;
 
-  static void Respond(const char* name, int name_len, const char* instruction, int instruction_len,
-                      int num_prompts, const LIBSSH2_USERAUTH_KBDINT_PROMPT* prompts,
-                      LIBSSH2_USERAUTH_KBDINT_RESPONSE* responses, void** abstract) {
+  static void Respond(const char* name, int name_len, const char* instruction, int instruction_len, int num_prompts,
+                      const LIBSSH2_USERAUTH_KBDINT_PROMPT* prompts, LIBSSH2_USERAUTH_KBDINT_RESPONSE* responses,
+                      void** abstract) {
     KbdOp* self = current_;
     if (self == nullptr) return;
     std::string n(name, name_len > 0 ? name_len : 0), ins(instruction, instruction_len > 0 ? instruction_len : 0);
@@ -164,27 +162,27 @@ class KbdOp : public Op {
     }
     auto answers = std::make_shared<std::vector<std::string>>();
     JsCall::MakeArgs make_args = [n, ins, ps](Napi::Env env) {
-          Napi::Array arr = Napi::Array::New(env, ps.size());
-          for (size_t i = 0; i < ps.size(); i++) {
-            Napi::Object p = Napi::Object::New(env);
-            p.Set("text", ps[i].first);
-            p.Set("echo", ps[i].second);
-            arr.Set(static_cast<uint32_t>(i), p);
-          }
-          return std::vector<napi_value>{Napi::String::New(env, n), Napi::String::New(env, ins), arr};
-        };
+      Napi::Array arr = Napi::Array::New(env, ps.size());
+      for (size_t i = 0; i < ps.size(); i++) {
+        Napi::Object p = Napi::Object::New(env);
+        p.Set("text", ps[i].first);
+        p.Set("echo", ps[i].second);
+        arr.Set(static_cast<uint32_t>(i), p);
+      }
+      return std::vector<napi_value>{Napi::String::New(env, n), Napi::String::New(env, ins), arr};
+    };
     JsCall::TakeResult take_result = [answers, count = ps.size()](Napi::Env env, Napi::Value v, std::string* why) {
-          if (!v.IsArray()) {
-            *why = "the keyboard-interactive responder must return an array of strings (or a Promise of one)";
-            return false;
-          }
-          Napi::Array arr = v.As<Napi::Array>();
-          for (uint32_t i = 0; i < count; i++) {
-            Napi::Value a = arr.Get(i);
-            answers->push_back(a.IsString() ? a.As<Napi::String>().Utf8Value() : std::string());
-          }
-          return true;
-        };
+      if (!v.IsArray()) {
+        *why = "the keyboard-interactive responder must return an array of strings (or a Promise of one)";
+        return false;
+      }
+      Napi::Array arr = v.As<Napi::Array>();
+      for (uint32_t i = 0; i < count; i++) {
+        Napi::Value a = arr.Get(i);
+        answers->push_back(a.IsString() ? a.As<Napi::String>().Utf8Value() : std::string());
+      }
+      return true;
+    };
     bool ok = self->direct_.IsEmpty() ? self->call_.Invoke(make_args, take_result, self->owner_->timeout_ms())
                                       : self->CallDirect(make_args, take_result);
     if (!ok) {
@@ -259,56 +257,57 @@ void PasswordChange(LIBSSH2_SESSION* session, char** newpw, int* newpw_len, void
 // ---------------------------------------------------------------------------------------------
 
 Napi::Function Session::Init(Napi::Env env) {
-  return DefineClass(env, "Session", {
-      InstanceMethod<&Session::Hostkey>("hostkey"),
-      InstanceMethod<&Session::HostkeyHash>("hostkeyHash"),
-      InstanceMethod<&Session::Methods>("methods"),
-      InstanceMethod<&Session::MethodPref>("methodPref"),
-      InstanceMethod<&Session::SupportedAlgs>("supportedAlgs"),
-      InstanceMethod<&Session::BannerGet>("bannerGet"),
-      InstanceMethod<&Session::BannerSet>("bannerSet"),
-      InstanceMethod<&Session::SetTimeout>("setTimeout"),
-      InstanceMethod<&Session::GetTimeout>("getTimeout"),
-      InstanceMethod<&Session::KeepaliveConfig>("keepaliveConfig"),
-      InstanceMethod<&Session::LastError>("lastError"),
-      InstanceMethod<&Session::LastErrno>("lastErrno"),
-      InstanceMethod<&Session::SetLastError>("setLastError"),
-      InstanceMethod<&Session::BlockDirections>("blockDirections"),
-      InstanceMethod<&Session::Flag>("flag"),
-      InstanceMethod<&Session::Trace>("trace"),
-      InstanceMethod<&Session::Ref>("ref"),
-      InstanceMethod<&Session::Unref>("unref"),
-      InstanceMethod<&Session::UserauthAuthenticated>("userauthAuthenticated"),
-      InstanceMethod<&Session::UserauthBanner>("userauthBanner"),
-      InstanceMethod<&Session::State>("state"),
-      InstanceMethod<&Session::SetBlocking>("setBlocking"),
-      InstanceMethod<&Session::NbCall>("nbCall"),
-      InstanceMethod<&Session::WaitSocket>("waitSocket"),
-      InstanceMethod<&Session::SetChannelHandler>("setChannelHandler"),
-      InstanceMethod<&Session::OnClose>("onClose"),
-      InstanceMethod<&Session::Fail>("fail"),
-      InstanceMethod<&Session::Handshake>("handshake"),
-      InstanceMethod<&Session::Disconnect>("disconnect"),
-      InstanceMethod<&Session::Free>("free"),
-      InstanceMethod<&Session::KeepaliveSend>("keepaliveSend"),
-      InstanceMethod<&Session::UserauthList>("userauthList"),
-      InstanceMethod<&Session::UserauthPassword>("userauthPassword"),
-      InstanceMethod<&Session::UserauthPublickeyFromfile>("userauthPublickeyFromfile"),
-      InstanceMethod<&Session::UserauthPublickeyFrommemory>("userauthPublickeyFrommemory"),
-      InstanceMethod<&Session::UserauthPublickey>("userauthPublickey"),
-      InstanceMethod<&Session::UserauthKeyboardInteractive>("userauthKeyboardInteractive"),
-      InstanceMethod<&Session::UserauthHostbasedFromfile>("userauthHostbasedFromfile"),
-      InstanceMethod<&Session::OpenSession>("openSession"),
-      InstanceMethod<&Session::SftpInit>("sftpInit"),
-      InstanceMethod<&Session::ScpRecv2>("scpRecv2"),
-      InstanceMethod<&Session::ScpSend64>("scpSend64"),
-      InstanceMethod<&Session::DirectTcpip>("directTcpip"),
-      InstanceMethod<&Session::DirectStreamlocal>("directStreamlocal"),
-      InstanceMethod<&Session::ForwardListen>("forwardListen"),
-      InstanceMethod<&Session::KnownhostInit>("knownhostInit"),
-      InstanceMethod<&Session::AgentInit>("agentInit"),
-      InstanceMethod<&Session::PublickeyInit>("publickeyInit"),
-  });
+  return DefineClass(env, "Session",
+                     {
+                         InstanceMethod<&Session::Hostkey>("hostkey"),
+                         InstanceMethod<&Session::HostkeyHash>("hostkeyHash"),
+                         InstanceMethod<&Session::Methods>("methods"),
+                         InstanceMethod<&Session::MethodPref>("methodPref"),
+                         InstanceMethod<&Session::SupportedAlgs>("supportedAlgs"),
+                         InstanceMethod<&Session::BannerGet>("bannerGet"),
+                         InstanceMethod<&Session::BannerSet>("bannerSet"),
+                         InstanceMethod<&Session::SetTimeout>("setTimeout"),
+                         InstanceMethod<&Session::GetTimeout>("getTimeout"),
+                         InstanceMethod<&Session::KeepaliveConfig>("keepaliveConfig"),
+                         InstanceMethod<&Session::LastError>("lastError"),
+                         InstanceMethod<&Session::LastErrno>("lastErrno"),
+                         InstanceMethod<&Session::SetLastError>("setLastError"),
+                         InstanceMethod<&Session::BlockDirections>("blockDirections"),
+                         InstanceMethod<&Session::Flag>("flag"),
+                         InstanceMethod<&Session::Trace>("trace"),
+                         InstanceMethod<&Session::Ref>("ref"),
+                         InstanceMethod<&Session::Unref>("unref"),
+                         InstanceMethod<&Session::UserauthAuthenticated>("userauthAuthenticated"),
+                         InstanceMethod<&Session::UserauthBanner>("userauthBanner"),
+                         InstanceMethod<&Session::State>("state"),
+                         InstanceMethod<&Session::SetBlocking>("setBlocking"),
+                         InstanceMethod<&Session::NbCall>("nbCall"),
+                         InstanceMethod<&Session::WaitSocket>("waitSocket"),
+                         InstanceMethod<&Session::SetChannelHandler>("setChannelHandler"),
+                         InstanceMethod<&Session::OnClose>("onClose"),
+                         InstanceMethod<&Session::Fail>("fail"),
+                         InstanceMethod<&Session::Handshake>("handshake"),
+                         InstanceMethod<&Session::Disconnect>("disconnect"),
+                         InstanceMethod<&Session::Free>("free"),
+                         InstanceMethod<&Session::KeepaliveSend>("keepaliveSend"),
+                         InstanceMethod<&Session::UserauthList>("userauthList"),
+                         InstanceMethod<&Session::UserauthPassword>("userauthPassword"),
+                         InstanceMethod<&Session::UserauthPublickeyFromfile>("userauthPublickeyFromfile"),
+                         InstanceMethod<&Session::UserauthPublickeyFrommemory>("userauthPublickeyFrommemory"),
+                         InstanceMethod<&Session::UserauthPublickey>("userauthPublickey"),
+                         InstanceMethod<&Session::UserauthKeyboardInteractive>("userauthKeyboardInteractive"),
+                         InstanceMethod<&Session::UserauthHostbasedFromfile>("userauthHostbasedFromfile"),
+                         InstanceMethod<&Session::OpenSession>("openSession"),
+                         InstanceMethod<&Session::SftpInit>("sftpInit"),
+                         InstanceMethod<&Session::ScpRecv2>("scpRecv2"),
+                         InstanceMethod<&Session::ScpSend64>("scpSend64"),
+                         InstanceMethod<&Session::DirectTcpip>("directTcpip"),
+                         InstanceMethod<&Session::DirectStreamlocal>("directStreamlocal"),
+                         InstanceMethod<&Session::ForwardListen>("forwardListen"),
+                         InstanceMethod<&Session::KnownhostInit>("knownhostInit"),
+                         InstanceMethod<&Session::AgentInit>("agentInit"),
+                         InstanceMethod<&Session::PublickeyInit>("publickeyInit"),
+                     });
 }
 
 Session::Session(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Session>(info), env_(info.Env()) {
@@ -514,8 +513,8 @@ bool Session::CheckUsable(Napi::Env env, const char* fn) {
   return true;
 }
 
-#define SESSION_GUARD(fn)                            \
-  Napi::Env env = info.Env();                        \
+#define SESSION_GUARD(fn)     \
+  Napi::Env env = info.Env(); \
   if (!CheckUsable(env, fn)) return env.Undefined();
 
 // ---- synchronous methods
@@ -536,10 +535,13 @@ Napi::Value Session::HostkeyHash(const Napi::CallbackInfo& info) {
   SESSION_GUARD("libssh2_hostkey_hash");
   int64_t type;
   if (!ArgInt(info, 0, &type, "hashType")) return env.Undefined();
-  size_t len = type == LIBSSH2_HOSTKEY_HASH_MD5 ? 16 : type == LIBSSH2_HOSTKEY_HASH_SHA1 ? 20
-             : type == LIBSSH2_HOSTKEY_HASH_SHA256 ? 32 : 0;
+  size_t len = type == LIBSSH2_HOSTKEY_HASH_MD5      ? 16
+               : type == LIBSSH2_HOSTKEY_HASH_SHA1   ? 20
+               : type == LIBSSH2_HOSTKEY_HASH_SHA256 ? 32
+                                                     : 0;
   if (len == 0) {
-    Napi::RangeError::New(env, "hashType must be LIBSSH2_HOSTKEY_HASH_MD5, _SHA1 or _SHA256").ThrowAsJavaScriptException();
+    Napi::RangeError::New(env, "hashType must be LIBSSH2_HOSTKEY_HASH_MD5, _SHA1 or _SHA256")
+        .ThrowAsJavaScriptException();
     return env.Undefined();
   }
   const char* hash = handshaken_ ? libssh2_hostkey_hash(session_, static_cast<int>(type)) : nullptr;
@@ -612,9 +614,7 @@ Napi::Value Session::SetTimeout(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-Napi::Value Session::GetTimeout(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), timeout_ms_);
-}
+Napi::Value Session::GetTimeout(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), timeout_ms_); }
 
 Napi::Value Session::KeepaliveConfig(const Napi::CallbackInfo& info) {
   SESSION_GUARD("libssh2_keepalive_config");
@@ -733,7 +733,8 @@ Napi::Value Session::SetChannelHandler(const Napi::CallbackInfo& info) {
   libssh2_cb_generic* cb = nullptr;
   if (info[1].IsFunction()) {
     handler = Napi::Persistent(info[1].As<Napi::Function>());
-    cb = x11 ? reinterpret_cast<libssh2_cb_generic*>(&X11Callback) : reinterpret_cast<libssh2_cb_generic*>(&AuthAgentCallback);
+    cb = x11 ? reinterpret_cast<libssh2_cb_generic*>(&X11Callback)
+             : reinterpret_cast<libssh2_cb_generic*>(&AuthAgentCallback);
   } else if (info[1].IsUndefined() || info[1].IsNull()) {
     handler.Reset();
   } else {
@@ -808,22 +809,23 @@ Napi::Value Session::Fail(const Napi::CallbackInfo& info) {
 
 // ---- async methods
 
-#define ASYNC_GUARD(fn)                                                         \
-  Napi::Env env = info.Env();                                                   \
-  if (session_ == nullptr || freeing_) {                                        \
-    if (InNbCall(scheduler_)) {                                                 \
-      ThrowBadUse(env, "the session has been freed", fn);                       \
-      return env.Undefined();                                                   \
-    }                                                                           \
-    auto d = Napi::Promise::Deferred::New(env);                                 \
-    d.Reject(MakeBadUse(env, "the session has been freed", fn));                \
-    return d.Promise();                                                         \
+#define ASYNC_GUARD(fn)                                          \
+  Napi::Env env = info.Env();                                    \
+  if (session_ == nullptr || freeing_) {                         \
+    if (InNbCall(scheduler_)) {                                  \
+      ThrowBadUse(env, "the session has been freed", fn);        \
+      return env.Undefined();                                    \
+    }                                                            \
+    auto d = Napi::Promise::Deferred::New(env);                  \
+    d.Reject(MakeBadUse(env, "the session has been freed", fn)); \
+    return d.Promise();                                          \
   }
 
 // libssh2_session_handshake: any failure leaves the session unusable, so it closes it.
 class Session::HandshakeOp : public Op {
  public:
-  HandshakeOp(Session* owner, int fd) : Op("libssh2_session_handshake", owner->session_gate(), Op::kHeavy), owner_(owner), fd_(fd) {}
+  HandshakeOp(Session* owner, int fd)
+      : Op("libssh2_session_handshake", owner->session_gate(), Op::kHeavy), owner_(owner), fd_(fd) {}
   int Step(LIBSSH2_SESSION* s) override { return libssh2_session_handshake(s, fd_); }
   Napi::Value Result(Napi::Env env, int) override {
     owner_->handshaken_ = true;
@@ -910,7 +912,9 @@ Napi::Value Session::Free(const Napi::CallbackInfo& info) {
     return DoneIn(env, scheduler_, env.Undefined());  // idempotent
   }
   if (callback_depth > 0) {  // called from a callback libssh2 is running: its op is on the stack
-    const char* why = "free() cannot run inside a callback of this session (sign, keyboard-interactive, password change): call it after the callback returned";
+    const char* why =
+        "free() cannot run inside a callback of this session (sign, keyboard-interactive, password change): call it "
+        "after the callback returned";
     if (InNbCall(scheduler_)) {
       ThrowBadUse(env, why, "libssh2_session_free");
       return env.Undefined();
@@ -975,7 +979,8 @@ void Session::FinishFree() {
 Napi::Value Session::KeepaliveSend(const Napi::CallbackInfo& info) {
   ASYNC_GUARD("libssh2_keepalive_send");
   auto seconds = std::make_shared<int>(0);
-  auto op = MakeOp("libssh2_keepalive_send", nullptr, 0,
+  auto op = MakeOp(
+      "libssh2_keepalive_send", nullptr, 0,
       [seconds](LIBSSH2_SESSION* s) { return libssh2_keepalive_send(s, seconds.get()); },
       [seconds](Napi::Env env, int) { return Napi::Number::New(env, *seconds); });
   return scheduler_->Enqueue(std::move(op), timeout_ms_);
@@ -987,7 +992,8 @@ Napi::Value Session::UserauthList(const Napi::CallbackInfo& info) {
   if (!ArgString(info, 0, &user, "username")) return env.Undefined();
   auto list = std::make_shared<std::string>();
   auto none_ok = std::make_shared<bool>(false);
-  auto op = MakeOp("libssh2_userauth_list", session_gate(), 0,
+  auto op = MakeOp(
+      "libssh2_userauth_list", session_gate(), 0,
       [user, list, none_ok](LIBSSH2_SESSION* s) {
         char* l = libssh2_userauth_list(s, user.c_str(), static_cast<unsigned>(user.size()));
         if (l != nullptr) {
@@ -1029,14 +1035,13 @@ Napi::Value Session::UserauthPassword(const Napi::CallbackInfo& info) {
   // which libssh2 reports as LIBSSH2_ERROR_PASSWORD_EXPIRED. Given no callback at all, 1.11.1
   // falls through to AUTHENTICATION_FAILED (its "no callback specified" branch is attached to
   // the wrong if).
-  auto op = MakeOp("libssh2_userauth_password_ex", session_gate(), 0,
-      [this, user, password, cb](LIBSSH2_SESSION* s) {
-        password_change_cb = cb.get();
-        int rc = libssh2_userauth_password_ex(s, user.c_str(), static_cast<unsigned>(user.size()), password.c_str(),
-                                              static_cast<unsigned>(password.size()), &PasswordChange);
-        password_change_cb = nullptr;
-        return rc;
-      });
+  auto op = MakeOp("libssh2_userauth_password_ex", session_gate(), 0, [this, user, password, cb](LIBSSH2_SESSION* s) {
+    password_change_cb = cb.get();
+    int rc = libssh2_userauth_password_ex(s, user.c_str(), static_cast<unsigned>(user.size()), password.c_str(),
+                                          static_cast<unsigned>(password.size()), &PasswordChange);
+    password_change_cb = nullptr;
+    return rc;
+  });
   return scheduler_->Enqueue(std::move(op), timeout_ms_);
 }
 
@@ -1049,11 +1054,11 @@ Napi::Value Session::UserauthPublickeyFromfile(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   auto op = MakeOp("libssh2_userauth_publickey_fromfile_ex", session_gate(), Op::kHeavy,
-      [user, priv, pass, pub, has_pass, has_pub](LIBSSH2_SESSION* s) {
-        return libssh2_userauth_publickey_fromfile_ex(s, user.c_str(), static_cast<unsigned>(user.size()),
-                                                      has_pub ? pub.c_str() : nullptr, priv.c_str(),
-                                                      has_pass ? pass.c_str() : nullptr);
-      });
+                   [user, priv, pass, pub, has_pass, has_pub](LIBSSH2_SESSION* s) {
+                     return libssh2_userauth_publickey_fromfile_ex(s, user.c_str(), static_cast<unsigned>(user.size()),
+                                                                   has_pub ? pub.c_str() : nullptr, priv.c_str(),
+                                                                   has_pass ? pass.c_str() : nullptr);
+                   });
   return scheduler_->Enqueue(std::move(op), timeout_ms_);
 }
 
@@ -1066,11 +1071,11 @@ Napi::Value Session::UserauthPublickeyFrommemory(const Napi::CallbackInfo& info)
     return env.Undefined();
   }
   auto op = MakeOp("libssh2_userauth_publickey_frommemory", session_gate(), Op::kHeavy,
-      [user, priv, pass, pub, has_pass, has_pub](LIBSSH2_SESSION* s) {
-        return libssh2_userauth_publickey_frommemory(s, user.c_str(), user.size(), has_pub ? pub.data() : nullptr,
-                                                     has_pub ? pub.size() : 0, priv.data(), priv.size(),
-                                                     has_pass ? pass.c_str() : nullptr);
-      });
+                   [user, priv, pass, pub, has_pass, has_pub](LIBSSH2_SESSION* s) {
+                     return libssh2_userauth_publickey_frommemory(
+                         s, user.c_str(), user.size(), has_pub ? pub.data() : nullptr, has_pub ? pub.size() : 0,
+                         priv.data(), priv.size(), has_pass ? pass.c_str() : nullptr);
+                   });
   return scheduler_->Enqueue(std::move(op), timeout_ms_);
 }
 
@@ -1078,7 +1083,8 @@ Napi::Value Session::UserauthPublickey(const Napi::CallbackInfo& info) {
   ASYNC_GUARD("libssh2_userauth_publickey");
   std::string user, blob;
   bool has_blob;
-  if (!ArgString(info, 0, &user, "username") || !ArgBytes(info, 1, &blob, &has_blob, "pubkeyBlob")) return env.Undefined();
+  if (!ArgString(info, 0, &user, "username") || !ArgBytes(info, 1, &blob, &has_blob, "pubkeyBlob"))
+    return env.Undefined();
   if (!info[2].IsFunction()) {
     Napi::TypeError::New(env, "sign must be a function").ThrowAsJavaScriptException();
     return env.Undefined();
@@ -1094,7 +1100,8 @@ Napi::Value Session::UserauthKeyboardInteractive(const Napi::CallbackInfo& info)
     Napi::TypeError::New(env, "responder must be a function").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  return scheduler_->Enqueue(std::make_unique<KbdOp>(this, user, info[1].As<Napi::Function>(), InNbCall(scheduler_)), timeout_ms_);
+  return scheduler_->Enqueue(std::make_unique<KbdOp>(this, user, info[1].As<Napi::Function>(), InNbCall(scheduler_)),
+                             timeout_ms_);
 }
 
 Napi::Value Session::UserauthHostbasedFromfile(const Napi::CallbackInfo& info) {
@@ -1108,12 +1115,12 @@ Napi::Value Session::UserauthHostbasedFromfile(const Napi::CallbackInfo& info) {
   }
   if (!has_local) local = user;
   auto op = MakeOp("libssh2_userauth_hostbased_fromfile_ex", session_gate(), Op::kHeavy,
-      [user, priv, host, pass, pub, local, has_pass, has_pub](LIBSSH2_SESSION* s) {
-        return libssh2_userauth_hostbased_fromfile_ex(
-            s, user.c_str(), static_cast<unsigned>(user.size()), has_pub ? pub.c_str() : nullptr, priv.c_str(),
-            has_pass ? pass.c_str() : nullptr, host.c_str(), static_cast<unsigned>(host.size()), local.c_str(),
-            static_cast<unsigned>(local.size()));
-      });
+                   [user, priv, host, pass, pub, local, has_pass, has_pub](LIBSSH2_SESSION* s) {
+                     return libssh2_userauth_hostbased_fromfile_ex(
+                         s, user.c_str(), static_cast<unsigned>(user.size()), has_pub ? pub.c_str() : nullptr,
+                         priv.c_str(), has_pass ? pass.c_str() : nullptr, host.c_str(),
+                         static_cast<unsigned>(host.size()), local.c_str(), static_cast<unsigned>(local.size()));
+                   });
   return scheduler_->Enqueue(std::move(op), timeout_ms_);
 }
 
@@ -1122,7 +1129,8 @@ Napi::Value Session::SftpInit(const Napi::CallbackInfo& info) {
   auto opened = std::make_shared<LIBSSH2_SFTP*>(nullptr);
   // sftp_init opens a channel (session-wide open state: session gate) and then waits for the
   // subsystem request's CHANNEL_SUCCESS (no other channel setup meanwhile: setup gate).
-  auto op = MakeOp("libssh2_sftp_init", session_gate(), 0,
+  auto op = MakeOp(
+      "libssh2_sftp_init", session_gate(), 0,
       [opened](LIBSSH2_SESSION* s) {
         *opened = libssh2_sftp_init(s);
         if (*opened != nullptr) return 0;
@@ -1145,7 +1153,8 @@ Napi::Value Session::ScpRecv2(const Napi::CallbackInfo& info) {
     libssh2_struct_stat st{};
   };
   auto out = std::make_shared<Out>();
-  auto op = MakeOp("libssh2_scp_recv2", session_gate(), 0,
+  auto op = MakeOp(
+      "libssh2_scp_recv2", session_gate(), 0,
       [path, out](LIBSSH2_SESSION* s) {
         out->channel = libssh2_scp_recv2(s, path.c_str(), &out->st);
         if (out->channel != nullptr) return 0;
@@ -1177,7 +1186,8 @@ Napi::Value Session::ScpSend64(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   auto opened = std::make_shared<LIBSSH2_CHANNEL*>(nullptr);
-  auto op = MakeOp("libssh2_scp_send64", session_gate(), 0,
+  auto op = MakeOp(
+      "libssh2_scp_send64", session_gate(), 0,
       [path, mode, size, mtime, atime, opened](LIBSSH2_SESSION* s) {
         *opened = libssh2_scp_send64(s, path.c_str(), static_cast<int>(mode), static_cast<libssh2_int64_t>(size),
                                      static_cast<time_t>(mtime), static_cast<time_t>(atime));
@@ -1200,7 +1210,8 @@ Napi::Value Session::DirectTcpip(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   auto opened = std::make_shared<LIBSSH2_CHANNEL*>(nullptr);
-  auto op = MakeOp("libssh2_channel_direct_tcpip_ex", session_gate(), 0,
+  auto op = MakeOp(
+      "libssh2_channel_direct_tcpip_ex", session_gate(), 0,
       [host, port, shost, sport, opened](LIBSSH2_SESSION* s) {
         *opened = libssh2_channel_direct_tcpip_ex(s, host.c_str(), static_cast<int>(port), shost.c_str(),
                                                   static_cast<int>(sport));
@@ -1221,7 +1232,8 @@ Napi::Value Session::DirectStreamlocal(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   auto opened = std::make_shared<LIBSSH2_CHANNEL*>(nullptr);
-  auto op = MakeOp("libssh2_channel_direct_streamlocal_ex", session_gate(), 0,
+  auto op = MakeOp(
+      "libssh2_channel_direct_streamlocal_ex", session_gate(), 0,
       [path, shost, sport, opened](LIBSSH2_SESSION* s) {
         *opened = libssh2_channel_direct_streamlocal_ex(s, path.c_str(), shost.c_str(), static_cast<int>(sport));
         if (*opened != nullptr) return 0;
@@ -1247,11 +1259,11 @@ Napi::Value Session::ForwardListen(const Napi::CallbackInfo& info) {
     int bound = 0;
   };
   auto out = std::make_shared<Out>();
-  auto op = MakeOp("libssh2_channel_forward_listen_ex", session_gate(), 0,
+  auto op = MakeOp(
+      "libssh2_channel_forward_listen_ex", session_gate(), 0,
       [port, host, has_host, queue, out](LIBSSH2_SESSION* s) {
-        out->listener = libssh2_channel_forward_listen_ex(s, has_host ? host.c_str() : nullptr,
-                                                          static_cast<int>(port), &out->bound,
-                                                          static_cast<int>(queue));
+        out->listener = libssh2_channel_forward_listen_ex(s, has_host ? host.c_str() : nullptr, static_cast<int>(port),
+                                                          &out->bound, static_cast<int>(queue));
         if (out->listener != nullptr) return 0;
         int rc = libssh2_session_last_errno(s);
         return rc == 0 ? LIBSSH2_ERROR_REQUEST_DENIED : rc;
@@ -1265,7 +1277,8 @@ Napi::Value Session::ForwardListen(const Napi::CallbackInfo& info) {
 Napi::Value Session::PublickeyInit(const Napi::CallbackInfo& info) {
   ASYNC_GUARD("libssh2_publickey_init");
   auto opened = std::make_shared<LIBSSH2_PUBLICKEY*>(nullptr);
-  auto op = MakeOp("libssh2_publickey_init", session_gate(), 0,
+  auto op = MakeOp(
+      "libssh2_publickey_init", session_gate(), 0,
       [opened](LIBSSH2_SESSION* s) {
         *opened = libssh2_publickey_init(s);
         if (*opened != nullptr) return 0;
@@ -1305,7 +1318,8 @@ Napi::Value Session::OpenSession(const Napi::CallbackInfo& info) {
   if (!info[0].IsUndefined() && !ArgInt(info, 0, &window, "windowSize")) return env.Undefined();
   if (!info[1].IsUndefined() && !ArgInt(info, 1, &packet, "packetSize")) return env.Undefined();
   auto opened = std::make_shared<LIBSSH2_CHANNEL*>(nullptr);
-  auto op = MakeOp("libssh2_channel_open_ex", session_gate(), 0,
+  auto op = MakeOp(
+      "libssh2_channel_open_ex", session_gate(), 0,
       [opened, window, packet](LIBSSH2_SESSION* s) {
         *opened = libssh2_channel_open_ex(s, "session", sizeof "session" - 1, static_cast<uint32_t>(window),
                                           static_cast<uint32_t>(packet), nullptr, 0);
