@@ -44,7 +44,7 @@ let onExec: (conn: ServerConnection, session: ServerSession, accept: () => Serve
 /** Called once per connection before anything else (e.g. to change how channels are confirmed). */
 let onConnection: (conn: ServerConnection) => void = () => undefined;
 
-async function connect(server: { host: string; port: number }): Promise<Session> {
+async function connect(server: { host: '127.0.0.1'; port: number }): Promise<Session> {
   const s = new Session();
   s.setTimeout(30000);
   await s.handshake(await tcp(server.host, server.port));
@@ -56,7 +56,7 @@ async function connect(server: { host: string; port: number }): Promise<Session>
  * A server (in a child process) whose exec sends `count` exit-signal requests with a
  * `nameLen`-byte signal name, then one for TERM, "flooded" and the channel's end.
  */
-async function startFloodServer(count: number, nameLen: number): Promise<{ host: string; port: number; close(): void }> {
+async function startFloodServer(count: number, nameLen: number): Promise<{ host: '127.0.0.1'; port: number; close(): void }> {
   const script = `
     const crypto = require('crypto');
     const { Server } = require('ssh2');
@@ -112,7 +112,7 @@ async function startFloodServer(count: number, nameLen: number): Promise<{ host:
     });
     child.once('exit', (code) => reject(new Error(`flood server exited (${code})`)));
   });
-  return { host: '127.0.0.1', port, close: () => { child.stdin.end(); child.kill(); } };
+  return { host: '127.0.0.1' as const, port, close: () => { child.stdin.end(); child.kill(); } };
 }
 
 async function readAll(ch: Channel): Promise<string> {
@@ -336,7 +336,7 @@ async function pausableProxy(target: ScriptedServer) {
   });
   await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
   return {
-    host: '127.0.0.1',
+    host: '127.0.0.1' as const,
     port: (proxy.address() as net.AddressInfo).port,
     pause: () => { for (const c of clients) { c.unpipe(); c.pause(); } },
     resume: (upstreamOf: () => net.Socket | undefined) => { for (const c of clients) { const u = upstreamOf(); if (u) c.pipe(u); c.resume(); } },
@@ -379,7 +379,7 @@ describe('ignored extended data while the socket is full (ignored-extended-data-
       const nb = async <T>(call: () => T | typeof EAGAIN): Promise<T> => {
         for (let i = 0; i < 20000; i++) {
           const r = call();
-          if (r !== EAGAIN) return r as T;
+          if (r !== EAGAIN) return r;
           await s.waitSocket(10000);
         }
         throw new Error('still EAGAIN');
