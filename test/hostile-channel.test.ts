@@ -257,6 +257,50 @@ describe('channel messages from a hostile server', () => {
     await s.close();
   }, 60000);
 
+  it('the x11 callback gets the host of a well-formed x11 open as sent, not what follows it in the packet (channel-open-bounds.patch)', async () => {
+    const X11_SENDER = 4100;
+    let clientSide = -1;
+    onConnection = (conn) => {
+      // ssh2 knows nothing of the x11 channel we open raw: its confirmation and close are ours.
+      const handlers = internals(conn)._protocol._handlers;
+      const confirmed = handlers.CHANNEL_OPEN_CONFIRMATION;
+      handlers.CHANNEL_OPEN_CONFIRMATION = (p, info) => {
+        const { recipient, sender } = info as { recipient: number; sender: number };
+        if (recipient === X11_SENDER) clientSide = sender;
+        else confirmed(p, info);
+      };
+      const closed = handlers.CHANNEL_CLOSE;
+      handlers.CHANNEL_CLOSE = (p, recipient) => {
+        if (recipient === X11_SENDER) sendRaw(conn, Buffer.concat([Buffer.from([MSG.CHANNEL_CLOSE]), u32(clientSide)]));
+        else closed(p, recipient);
+      };
+    };
+    onExec = (conn, _session, accept) => {
+      const ch = accept();
+      // The originator port's bytes (01 01 01 01) follow the host string "1.2.3.4" directly.
+      sendRaw(conn, Buffer.concat([Buffer.from([MSG.CHANNEL_OPEN]), str('x11'), u32(X11_SENDER), u32(65536), u32(32768),
+        str('1.2.3.4'), u32(0x01010101)]));
+      ch.end('x');
+      ch.close();
+    };
+    const s = await connect(server);
+    const seen: { shost: string; sport: number }[] = [];
+    const freed: Promise<void>[] = [];
+    s.setX11Handler((channel, shost, sport) => {
+      seen.push({ shost, sport });
+      freed.push(channel.free());
+    });
+    const ch = await s.openSession();
+    await ch.exec('x11');
+    expect(await readAll(ch)).toBe('x');
+    for (let i = 0; i < 200 && seen.length === 0; i++) await sleep(10);
+    // 1.11.1 handed the callback a pointer into the packet with no terminating zero.
+    expect(seen).toEqual([{ shost: '1.2.3.4', sport: 0x01010101 }]);
+    await Promise.all(freed);
+    s.setX11Handler(null);
+    await s.close();
+  }, 60000);
+
   it('a window adjust past 2^32 - 1 saturates instead of wrapping to a few bytes (window-adjust-overflow.patch)', async () => {
     onConnection = (conn) => {
       const proto = internals(conn)._protocol;
