@@ -1,0 +1,89 @@
+/**
+ * PITFALLS section 8 (GHSA-m9rg-h9jv-9gvh): the server's Diffie-Hellman public value f must satisfy
+ * 1 < f < p-1. A server (the `ssh2` package's, with node's DH objects wrapped before ssh2 loads)
+ * sends f = 1 and uses the shared secret 1: libssh2 1.11.1 completed that handshake (every session
+ * key derived from K = 1); with deps/patches/dh-public-value-check.patch it fails with
+ * KeyExchangeFailureError. f = p-1 (K = +-1) is refused the same way.
+ */
+// The module object itself (not an import-star copy): ssh2 reads its functions from it.
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- a copy would not reach ssh2
+import nodeCrypto = require('node:crypto');
+import type * as Ssh2 from 'ssh2';
+import { KeyExchangeFailureError, LIBSSH2_METHOD_KEX, Session } from '../../lib';
+import { tcp } from '../helpers/connect';
+import { hostKey } from './servers';
+
+type Forced = 'one' | 'p-1' | undefined;
+let forced: Forced;
+
+const realGroup = nodeCrypto.createDiffieHellmanGroup;
+let server: Ssh2.Server;
+let port: number;
+const clients = new Set<Ssh2.ServerConnection>();
+
+beforeAll(async () => {
+  // ssh2's kex module takes createDiffieHellmanGroup from 'crypto' when it loads: wrap it first.
+  (nodeCrypto as { createDiffieHellmanGroup: typeof realGroup }).createDiffieHellmanGroup = (name: string) => {
+    const dh = realGroup(name);
+    if (!forced) return dh;
+    const mode = forced;
+    const prime = dh.getPrime();
+    const pMinus1 = Buffer.from(prime);
+    pMinus1[pMinus1.length - 1] -= 1; // the group primes are odd
+    const f = mode === 'one' ? Buffer.from([1]) : pMinus1;
+    return Object.assign(Object.create(dh) as nodeCrypto.DiffieHellmanGroup, {
+      generateKeys: () => { dh.generateKeys(); return f; },
+      getPublicKey: () => f,
+      // K = f^y mod p as the client computes it: 1 for f = 1; for p-1 we cannot know y's parity
+      computeSecret: () => (mode === 'one' ? Buffer.from([1]) : pMinus1),
+    });
+  };
+  const { Server } = await import('ssh2');
+  server = new Server({ hostKeys: [hostKey()], algorithms: { kex: ['diffie-hellman-group14-sha256'] } } as ConstructorParameters<typeof Ssh2.Server>[0], (conn) => {
+    clients.add(conn);
+    conn.on('close', () => clients.delete(conn));
+    conn.on('error', () => undefined);
+    conn.on('authentication', (ctx) => (ctx.method === 'password' ? ctx.accept() : ctx.reject(['password'])));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  port = server.address().port;
+});
+
+afterAll(async () => {
+  (nodeCrypto as { createDiffieHellmanGroup: typeof realGroup }).createDiffieHellmanGroup = realGroup;
+  for (const c of clients) c.end();
+  await new Promise<void>((r) => server.close(() => r()));
+});
+
+async function handshake(mode: Forced) {
+  forced = mode;
+  const s = new Session();
+  s.setTimeout(15000);
+  s.methodPref(LIBSSH2_METHOD_KEX, 'diffie-hellman-group14-sha256');
+  try {
+    const err = await s.handshake(await tcp('127.0.0.1', port)).then(() => undefined, (e: unknown) => e);
+    return { err, closed: s.closed };
+  } finally {
+    forced = undefined;
+    await s.close();
+  }
+}
+
+describe('the server\'s DH public value', () => {
+  it('an honest group14 server completes the handshake (the wrapper is transparent)', async () => {
+    const r = await handshake(undefined);
+    expect(r.err).toBeUndefined();
+  });
+
+  it('f = 1 fails with KeyExchangeFailureError (1.11.1 derived every key from K = 1)', async () => {
+    const r = await handshake('one');
+    expect(r.err).toBeInstanceOf(KeyExchangeFailureError);
+    expect(r.closed).toBe(true);
+  });
+
+  it('f = p-1 fails with KeyExchangeFailureError', async () => {
+    const r = await handshake('p-1');
+    expect(r.err).toBeInstanceOf(KeyExchangeFailureError);
+    expect(r.closed).toBe(true);
+  });
+});
