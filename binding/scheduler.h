@@ -199,6 +199,8 @@ class Scheduler {
   void Reject(Op* op, Napi::Value error);
   void Remove(Op* op);
   void UpdatePoll();
+  // The poll stays armed (readable, unref'd) while no op waits: see UpdatePoll.
+  void SetLingering(bool linger);
   void UnparkAll();
   void StartTimer(Op* op);
   void TimedOut(Op* op);
@@ -253,8 +255,10 @@ class Scheduler {
   bool nb_mode_ = false;
   Napi::Reference<Napi::Value> nb_sig_;
   std::vector<std::unique_ptr<NbRecord>> nb_;
-  uint64_t waiters_seen_ = 0;   // Received() when waitSocket() waiters last looked
-  uint64_t received_seen_ = 0;  // Received() when AfterStep last unparked the queue
+  uint64_t waiters_seen_ = 0;    // Received() when waitSocket() waiters last looked
+  bool lingering_ = false;       // the poll stays armed (readable, unref'd) while no op waits
+  bool linger_blocked_ = false;  // readable while lingering: no lingering until an op steps
+  uint64_t received_seen_ = 0;   // Received() when AfterStep last unparked the queue
 };
 
 // Null-safe forms for objects whose session may be gone.

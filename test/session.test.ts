@@ -379,6 +379,40 @@ describe('session behaviour', () => {
     expect(unreffed.stdout.trim()).toBe('exited');
   });
 
+  it('a connected idle session: bytes nobody reads wake no busy loop, and the process still exits', () => {
+    // Between ops the scheduler keeps its socket watched (unref'd). Data that arrives with no op
+    // waiting (a command's output nobody reads) must not spin the loop on a readiness nobody
+    // consumes, nor keep the process alive.
+    const register = path.join(__dirname, '..', 'scripts', 'register-ts.js');
+    const lib = path.join(__dirname, '..', 'lib');
+    const script = `require(${JSON.stringify(register)});
+      const net = require('net');
+      const { Session } = require(${JSON.stringify(lib)});
+      (async () => {
+        const sock = net.connect(${f.port}, ${JSON.stringify(f.host)});
+        await new Promise((r) => sock.once('connect', r));
+        const s = new Session();
+        await s.handshake(sock);
+        await s.userauthPublickeyFromfile(${JSON.stringify(f.user)}, ${JSON.stringify(f.keys.ed25519.private)});
+        const ch = await s.openSession();
+        await ch.exec('sleep 0.3; head -c 1000 /dev/zero; sleep 0.3; head -c 1000 /dev/zero');
+        const c0 = process.cpuUsage();
+        setTimeout(() => {
+          const c = process.cpuUsage(c0);
+          console.log('cpu ' + (c.user + c.system) / 1000);
+        }, 5000);
+      })();
+      process.on('exit', () => console.log('exited'));`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 40000 });
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[lines.length - 1]).toBe('exited');
+    // CPU over 5 s idle: a few ms; a loop spinning on the readable socket took ~40 ms per second
+    // here (18,000 wakeups/s), and no less on a loaded machine, where a runnable process gets its
+    // share.
+    const cpu = Number(/cpu ([\d.]+)/.exec(r.stdout)?.[1]);
+    expect(cpu).toBeLessThan(60);
+  }, 60000);
+
   it('await using closes the session', async () => {
     let kept: Session | undefined;
     {
