@@ -1,7 +1,7 @@
 /**
  * SFTP against a hostile server (issue 11): a raw SFTP v3 server written on the `ssh2` npm
  * package's Server (its 'subsystem' channel, so every byte is ours) that answers reads short,
- * sends a readdir reply announcing 4 GiB or 2^31 entries, and 100 KB file names.
+ * sends a readdir reply announcing 4 GiB or 2^31 entries, 100 KB file names and huge attributes.
  * deps/patches/sftp-short-read.patch and sftp-readdir-size-cap.patch; LIBSSH2-PITFALLS.md items
  * 23 and 26.
  */
@@ -38,6 +38,8 @@ interface Script {
   readdir?: (id: number, n: number) => Buffer;
   /** The name REALPATH answers with. */
   realpath?: string;
+  /** The bytes that answer the n-th STAT/LSTAT (0-based) of request `id`; default empty attributes. */
+  stat?: (id: number, n: number) => Buffer;
 }
 
 let script: Script = { file: Buffer.alloc(0) };
@@ -48,6 +50,7 @@ function serveSftp(channel: ServerChannel): void {
   let pending = Buffer.alloc(0);
   let reads = 0;
   let readdirs = 0;
+  let stats = 0;
   const handle = (body: Buffer): Buffer | null => {
     const type = body[0];
     requests.push(type);
@@ -78,7 +81,7 @@ function serveSftp(channel: ServerChannel): void {
         return pkt(FXP.NAME, u32(id), u32(1), entry(script.realpath ?? '/'));
       case FXP.STAT:
       case FXP.LSTAT:
-        return pkt(FXP.ATTRS, u32(id), u32(0));
+        return script.stat?.(id, stats++) ?? pkt(FXP.ATTRS, u32(id), u32(0));
       default:
         return status(id, FX_OK);
     }
@@ -213,6 +216,31 @@ describe('SFTP against a hostile server', () => {
     // A 100 KB path goes out and is answered; the SFTP channel is still in sync afterwards.
     expect((await sftp.stat(`/${long}`)).flags).toBe(0);
     expect((await sftp.stat('/y')).flags).toBe(0);
+    await s.close();
+  }, 60000);
+
+  it('huge attributes: 100 KB of extended pairs parse; a count of 2^31 with 2 pairs fails cleanly; in sync after', async () => {
+    const SIZE = 0x1;
+    const EXTENDED = 0x80000000;
+    const pair = (i: number) => Buffer.concat([str(`ext${i}@example.com`), str(Buffer.alloc(1000, i))]);
+    const pairs = (n: number) => Buffer.concat(Array.from({ length: n }, (_, i) => pair(i)));
+    const size = Buffer.alloc(8);
+    size.writeBigUInt64BE(123456789n);
+    script = {
+      file: Buffer.alloc(0),
+      stat: (id, n) => {
+        if (n === 0) return pkt(FXP.ATTRS, u32(id), u32(SIZE | EXTENDED), size, u32(100), pairs(100));
+        if (n === 1) return pkt(FXP.ATTRS, u32(id), u32(SIZE | EXTENDED), size, u32(0x80000000), pairs(2));
+        return pkt(FXP.ATTRS, u32(id), u32(SIZE), size);
+      },
+    };
+    const s = await connect();
+    const sftp = await s.sftpInit();
+    const big = await sftp.stat('/big');
+    expect(big.filesize).toBe(123456789);
+    expect(big.flags & SIZE).toBe(SIZE);
+    await expect(sftp.stat('/lying')).rejects.toBeInstanceOf(Libssh2Error);
+    expect((await sftp.stat('/next')).filesize).toBe(123456789); // the reply stream is still in sync
     await s.close();
   }, 60000);
 });
