@@ -17,7 +17,9 @@ if (r0.status !== 0) process.exit(r0.status || 1);
 
 const bin = require.resolve('prebuildify/bin.js');
 const args = [bin, '--napi', '--strip', '--tag-libc', '--target', process.versions.node, '--node-gyp', nodeGyp()];
-const env = { ...process.env, npm_config_nodedir: nodeDir() };
+// JOBS: node-gyp's parallel make (one job per CPU), as install.js's `-j`.
+const jobs = String(Math.max(1, require('os').availableParallelism?.() ?? 2));
+const env = { ...process.env, npm_config_nodedir: nodeDir(), JOBS: process.env.JOBS || jobs };
 const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', env });
 if (r.status !== 0) process.exit(r.status || 1);
 const dir = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
