@@ -238,7 +238,7 @@ async function authenticate(s: Session, opts: Resolved): Promise<void> {
   let methods = await s.userauthList(user);
   if (methods === null) return; // "none" succeeded
   let last: unknown;
-  let tried = false;
+  let tried: boolean;
   const attempt = async (fn: () => Promise<void>) => {
     if (s.userauthAuthenticated()) return;
     tried = true;
