@@ -231,7 +231,8 @@ const MAX_AUTH_ROUNDS = 8;
  * Tries the methods the server allows, in its order. libssh2 reports a partial success (RFC 4252
  * 5.1) as a failure: after a round without success the method list is asked again, and a
  * changed list (e.g. `AuthenticationMethods publickey,password` after the key) starts a round
- * with the methods still required.
+ * with the methods still required. (That query is a "none" request: OpenSSH counts it against
+ * MaxAuthTries. libssh2 keeps no method list of a failure reply, so there is no cheaper way.)
  */
 async function authenticate(s: Session, opts: Resolved): Promise<void> {
   const user = opts.username;
@@ -271,7 +272,12 @@ async function authenticate(s: Session, opts: Resolved): Promise<void> {
       if (s.userauthAuthenticated()) return;
     }
     if (!tried) break; // nothing of ours fits what the server wants now
-    const next = await s.userauthList(user);
+    let next: string[] | null;
+    try {
+      next = await s.userauthList(user);
+    } catch {
+      break; // e.g. the server's MaxAuthTries reached: report the failed attempt, not this
+    }
     if (next === null) return;
     if (next.join(',') === methods.join(',')) break; // no progress
     accepted.push(methods.join(','));
@@ -389,7 +395,8 @@ async function connectOne(opts: Resolved, via: Session | undefined): Promise<Ses
 
 /**
  * Connects (through the jump hosts, if any), checks the host key against known_hosts,
- * authenticates with the methods the server allows, and starts the keepalive timer if asked.
+ * authenticates with the methods the server allows (following a partial success to the
+ * methods still required), serves agent forwarding if asked, and starts the keepalive timer.
  * Rejects (and frees every session it made) on failure: `HostKeyError`s, `AuthError`s,
  * `TimeoutError` (readyTimeout), `ConnectionError`s, or the signal's reason. TypeScript over
  * `libssh2_session_handshake()`, `libssh2_userauth_*()` and `libssh2_channel_direct_tcpip_ex()`.
