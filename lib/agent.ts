@@ -5,7 +5,8 @@
  */
 import type { Session } from './session';
 import type { NativeAgent } from './native';
-import { badUse, checkOptString, checkString, nonBlockingMisuse, toBuffer } from './check';
+import { checkOptString, checkString, nonBlockingMisuse, toBuffer } from './check';
+import { AuthenticationFailedError } from './errors';
 
 /** An identity of the agent (`struct libssh2_agent_publickey`). */
 export interface AgentIdentity {
@@ -101,16 +102,19 @@ export class Agent {
 
 /**
  * `session.userauthAgent(user)` as ssh2-python does: connects to the agent, lists its identities
- * and tries each until one authenticates. Rejects with the last failure. `agentPath` replaces
- * `$SSH_AUTH_SOCK`.
+ * and tries each until one authenticates. Rejects with the last failure (an
+ * `AuthenticationFailedError` when the agent holds no key). `agentPath` replaces
+ * `$SSH_AUTH_SOCK` (read from `process.env`).
  */
 export async function userauthAgent(session: Session, username: string, agentPath?: string): Promise<void> {
   const agent = session.agentInit();
   try {
-    if (agentPath !== undefined) agent.setIdentityPath(agentPath);
+    // Node's process.env, not the C environment (they differ when process.env was replaced).
+    const sock = agentPath ?? process.env.SSH_AUTH_SOCK;
+    if (sock !== undefined) agent.setIdentityPath(sock);
     await agent.connect();
     await agent.listIdentities();
-    let last: unknown = badUse('the agent has no identities', 'libssh2_agent_userauth');
+    let last: unknown = new AuthenticationFailedError(`the agent${sock ? ` at ${sock}` : ''} has no identities`, 'libssh2_agent_userauth');
     for (const id of agent.getIdentities()) {
       try {
         await agent.userauth(username, id);

@@ -58,6 +58,13 @@ export interface ConnectOptions {
   passphrase?: string;
   /** `true` for `$SSH_AUTH_SOCK`, or the agent socket path. */
   agent?: boolean | string;
+  /**
+   * Agent forwarding: `true` for `$SSH_AUTH_SOCK` (read when connecting), or the local agent
+   * socket path. The session serves the server's agent channels there
+   * (`session.setAgentForwarding()`) and its `exec()`, `spawn()` and `shell()` request
+   * forwarding (`session.forwardAgent`). Not passed on to jump hosts.
+   */
+  agentForward?: boolean | string;
   /** Answers keyboard-interactive prompts (tried when the server offers it). */
   tryKeyboard?: KbdResponder;
   /** A connected socket, any Duplex, or a Channel of another session (a jump host). */
@@ -218,13 +225,24 @@ async function verifyHostKey(s: Session, opts: Resolved): Promise<void> {
   throw new HostKeyUnknownError(`${host} (${keyType} ${fingerprint}) is not a known host`, ...args);
 }
 
+const MAX_AUTH_ROUNDS = 8;
+
+/**
+ * Tries the methods the server allows, in its order. libssh2 reports a partial success (RFC 4252
+ * 5.1) as a failure: after a round without success the method list is asked again, and a
+ * changed list (e.g. `AuthenticationMethods publickey,password` after the key) starts a round
+ * with the methods still required. (That query is a "none" request: OpenSSH counts it against
+ * MaxAuthTries. libssh2 keeps no method list of a failure reply, so there is no cheaper way.)
+ */
 async function authenticate(s: Session, opts: Resolved): Promise<void> {
   const user = opts.username;
-  const methods = await s.userauthList(user);
+  let methods = await s.userauthList(user);
   if (methods === null) return; // "none" succeeded
   let last: unknown;
+  let tried: boolean;
   const attempt = async (fn: () => Promise<void>) => {
     if (s.userauthAuthenticated()) return;
+    tried = true;
     try {
       await fn();
     } catch (e) {
@@ -233,22 +251,42 @@ async function authenticate(s: Session, opts: Resolved): Promise<void> {
     }
   };
   const keys = [...(opts.privateKey === undefined ? [] : [opts.privateKey]), ...opts.identityFiles];
-  for (const method of methods) {
-    if (method === 'publickey') {
-      for (const key of keys) {
-        if (typeof key === 'string' && !key.startsWith('-----BEGIN')) {
-          await attempt(() => s.userauthPublickeyFromfile(user, key, opts.passphrase));
-        } else {
-          await attempt(() => s.userauthPublickeyFrommemory(user, key, opts.passphrase));
+  const accepted: string[] = []; // lists of methods that partially succeeded
+  for (let round = 0; round < MAX_AUTH_ROUNDS; round++) {
+    tried = false;
+    for (const method of methods) {
+      if (method === 'publickey') {
+        for (const key of keys) {
+          if (typeof key === 'string' && !key.startsWith('-----BEGIN')) {
+            await attempt(() => s.userauthPublickeyFromfile(user, key, opts.passphrase));
+          } else {
+            await attempt(() => s.userauthPublickeyFrommemory(user, key, opts.passphrase));
+          }
         }
+        if (opts.agent) await attempt(() => s.userauthAgent(user, typeof opts.agent === 'string' ? opts.agent : undefined));
+      } else if (method === 'keyboard-interactive' && opts.tryKeyboard) {
+        await attempt(() => s.userauthKeyboardInteractive(user, opts.tryKeyboard!));
+      } else if (method === 'password' && opts.password !== undefined) {
+        await attempt(() => s.userauthPassword(user, opts.password!));
       }
-      if (opts.agent) await attempt(() => s.userauthAgent(user, typeof opts.agent === 'string' ? opts.agent : undefined));
-    } else if (method === 'keyboard-interactive' && opts.tryKeyboard) {
-      await attempt(() => s.userauthKeyboardInteractive(user, opts.tryKeyboard!));
-    } else if (method === 'password' && opts.password !== undefined) {
-      await attempt(() => s.userauthPassword(user, opts.password!));
+      if (s.userauthAuthenticated()) return;
     }
-    if (s.userauthAuthenticated()) return;
+    if (!tried) break; // nothing of ours fits what the server wants now
+    let next: string[] | null;
+    try {
+      next = await s.userauthList(user);
+    } catch {
+      break; // e.g. the server's MaxAuthTries reached: report the failed attempt, not this
+    }
+    if (next === null) return;
+    if (next.join(',') === methods.join(',')) break; // no progress
+    accepted.push(methods.join(','));
+    methods = next;
+    last = undefined;
+  }
+  if (accepted.length) {
+    throw new AuthenticationFailedError(`partial success for ${user} (${accepted.join(' then ')} accepted), ` +
+      `but the server also requires one of: ${methods.join(',')} — none of the given credentials worked for it`, 'connect');
   }
   // eslint-disable-next-line @typescript-eslint/only-throw-error -- `last` is the failed attempt's Libssh2Error
   throw last ?? new AuthenticationFailedError(`no offered method (${methods.join(',')}) worked for ${user}`, 'connect');
@@ -337,6 +375,10 @@ async function connectOne(opts: Resolved, via: Session | undefined): Promise<Ses
       }
       await verifyHostKey(s, opts);
       await authenticate(s, opts);
+      if (opts.agentForward) {
+        s.setAgentForwarding(typeof opts.agentForward === 'string' ? opts.agentForward : undefined);
+        s.forwardAgent = true;
+      }
     })();
     work.catch(() => undefined); // settled through the race below
     await Promise.race([work, stopped]);
@@ -353,7 +395,8 @@ async function connectOne(opts: Resolved, via: Session | undefined): Promise<Ses
 
 /**
  * Connects (through the jump hosts, if any), checks the host key against known_hosts,
- * authenticates with the methods the server allows, and starts the keepalive timer if asked.
+ * authenticates with the methods the server allows (following a partial success to the
+ * methods still required), serves agent forwarding if asked, and starts the keepalive timer.
  * Rejects (and frees every session it made) on failure: `HostKeyError`s, `AuthError`s,
  * `TimeoutError` (readyTimeout), `ConnectionError`s, or the signal's reason. TypeScript over
  * `libssh2_session_handshake()`, `libssh2_userauth_*()` and `libssh2_channel_direct_tcpip_ex()`.
@@ -368,6 +411,12 @@ export async function connect(opts: ConnectOptions): Promise<Session> {
   if (opts.keepaliveCountMax !== undefined) checkInt(opts.keepaliveCountMax, 'keepaliveCountMax', 1);
   if (opts.jump !== undefined && !Array.isArray(opts.jump)) throw new TypeError('jump must be an array');
   if (opts.jump?.length && opts.sock) throw new TypeError('jump and sock exclude each other');
+  for (const k of ['agent', 'agentForward'] as const) {
+    const v = opts[k];
+    if (v !== undefined && typeof v !== 'boolean' && (typeof v !== 'string' || v === '')) throw new TypeError(`${k} must be true or a socket path`);
+  }
+  if (opts.agentForward === true && !process.env.SSH_AUTH_SOCK) throw new TypeError('agentForward: true needs SSH_AUTH_SOCK');
+  if (opts.agent === true && !process.env.SSH_AUTH_SOCK) throw new TypeError('agent: true needs SSH_AUTH_SOCK');
   opts.signal?.throwIfAborted();
   const file = configFile(opts.config);
   const target = resolve(opts, file);

@@ -8,7 +8,7 @@ import type { Readable, Writable } from 'stream';
 import type { Session } from './session';
 import type { Channel } from './channel';
 import type { ChannelStream } from './stream';
-import { createError } from './errors';
+import { ChannelRequestDeniedError, createError } from './errors';
 import { LIBSSH2_ERROR_TIMEOUT } from './constants';
 import { checkInt, checkString } from './check';
 
@@ -34,7 +34,8 @@ export interface ExecOptions {
   pty?: boolean | PtyOptions;
   /**
    * Request agent forwarding first (`channel.requestAuthAgent()`); serve it with
-   * `session.setAgentForwarding()`.
+   * `session.setAgentForwarding()`. Default: `session.forwardAgent` (then a refused request
+   * is ignored: sshd grants forwarding once per connection, and later commands see it too).
    */
   agentForwarding?: boolean;
   /** Rejects (with the signal's reason), sends TERM and frees the channel when aborted. */
@@ -63,6 +64,8 @@ export interface ExecResult<T extends Buffer | string = Buffer> {
 export interface SpawnOptions {
   env?: Record<string, string>;
   pty?: boolean | PtyOptions;
+  /** As {@link ExecOptions.agentForwarding} (default: `session.forwardAgent`). */
+  agentForwarding?: boolean;
   /** Aborting sends TERM and closes the channel; `error` is then the signal's reason. */
   signal?: AbortSignal;
 }
@@ -70,6 +73,8 @@ export interface SpawnOptions {
 /** Options of `session.shell()`: the pty (always requested) and the environment. */
 export interface ShellOptions extends PtyOptions {
   env?: Record<string, string>;
+  /** As {@link ExecOptions.agentForwarding} (default: `session.forwardAgent`). */
+  agentForwarding?: boolean;
   signal?: AbortSignal;
 }
 
@@ -96,6 +101,20 @@ async function prepare(ch: Channel, env: Record<string, string> | undefined, pty
   if (pty) {
     const p = pty === true ? {} : pty;
     await ch.requestPty(p.term ?? 'xterm', p.modes, p.cols ?? 80, p.rows ?? 24);
+  }
+}
+
+/**
+ * Requests agent forwarding on `ch` if asked (`explicit`) or if the session forwards by default.
+ * In the default case a refusal is ignored: OpenSSH grants it once per connection.
+ */
+async function requestAgent(session: Session, ch: Channel, explicit: boolean | undefined): Promise<void> {
+  if (explicit !== undefined && typeof explicit !== 'boolean') throw new TypeError('agentForwarding must be a boolean');
+  if (explicit === false || (explicit === undefined && !session.forwardAgent)) return;
+  try {
+    await ch.requestAuthAgent();
+  } catch (e) {
+    if (explicit || !(e instanceof ChannelRequestDeniedError)) throw e;
   }
 }
 
@@ -140,7 +159,7 @@ export async function exec(session: Session, command: string, opts: ExecOptions 
   try {
     if (opts.signal?.aborted) onAbort();
     await prepare(ch, opts.env, opts.pty);
-    if (opts.agentForwarding) await ch.requestAuthAgent();
+    await requestAgent(session, ch, opts.agentForwarding);
     await ch.exec(command);
     const budget = { left: opts.maxBuffer ?? 64 * 1024 * 1024 };
     const output = Promise.all([drain(ch, 0, budget), drain(ch, 1, budget)]);
@@ -250,7 +269,7 @@ export class RemoteProcess extends EventEmitter<{ exit: [code: number | null, si
 }
 
 /** Opens a channel, sends the setup requests and `start`s it; frees the channel on failure or abort. */
-async function started(session: Session, opts: { env?: Record<string, string>; pty?: boolean | PtyOptions; signal?: AbortSignal },
+async function started(session: Session, opts: { env?: Record<string, string>; pty?: boolean | PtyOptions; signal?: AbortSignal; agentForwarding?: boolean },
   start: (ch: Channel) => Promise<void>): Promise<Channel> {
   opts.signal?.throwIfAborted();
   const ch = await session.openSession();
@@ -258,6 +277,7 @@ async function started(session: Session, opts: { env?: Record<string, string>; p
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     await prepare(ch, opts.env, opts.pty);
+    await requestAgent(session, ch, opts.agentForwarding);
     await start(ch);
     opts.signal?.throwIfAborted();
     return ch;
@@ -297,7 +317,7 @@ export async function shell(session: Session, opts: ShellOptions = {}): Promise<
   const pty: PtyOptions = { term: opts.term, cols: opts.cols, rows: opts.rows, modes: opts.modes };
   checkPty(pty);
   checkSignal(opts.signal);
-  const ch = await started(session, { env: opts.env, pty, signal: opts.signal }, (c) => c.shell());
+  const ch = await started(session, { env: opts.env, pty, signal: opts.signal, agentForwarding: opts.agentForwarding }, (c) => c.shell());
   const stream = ch.stream();
   // The pty carries stderr too: the shell is done once its output ended.
   stream.stderr.resume();

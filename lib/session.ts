@@ -65,6 +65,13 @@ export class Session extends EventEmitter<SessionEvents> {
   #pump: { pair: net.Socket; stream: Duplex; cleanup: () => void } | undefined;
   #freed = false;
   #nbTransport: Transport | undefined; // the socket of a handshakeNb() that returned EAGAIN
+  /**
+   * Whether `exec()`, `spawn()` and `shell()` request agent forwarding
+   * (`libssh2_channel_request_auth_agent()`) when their `agentForwarding` option is not given;
+   * a refused request is then ignored. `connect({ agentForward })` sets it and serves the
+   * forwarded channels with {@link Session.setAgentForwarding}. Default false.
+   */
+  forwardAgent = false;
 
   // ---- non-blocking twins (lib/nb.ts): one attempt, the value or LIBSSH2_ERROR_EAGAIN ----------
 

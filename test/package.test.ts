@@ -4,7 +4,8 @@
  * into fresh directories with no network (`--offline`, an empty cache, a registry nobody
  * listens on) and the two dependencies as local tarballs:
  *   1. with no compiler, make or python on PATH: the prebuild must be used;
- *   2. with `LIBSSH2_BUILD_FROM_SOURCE=1`: built from the libssh2 source the package ships.
+ *   2. with `LIBSSH2_BUILD_FROM_SOURCE=1`: built from the libssh2 source the package ships;
+ *   3. a tarball without prebuilds/ (no prebuild matches): built from that source unasked.
  * Each install then runs a smoke test against the fixture sshd through `require('libssh2')`
  * and `import { Session } from 'libssh2'`, and TypeScript checks both import styles against
  * the shipped declarations.
@@ -227,4 +228,23 @@ describeUnlessAsan('the npm package', () => {
     expect(fs.existsSync(path.join(installed, 'build', 'Release', 'node_libssh2.node'))).toBe(true);
     smoke(dir);
   }, 240_000);
+
+  it('a tarball without prebuilds/: no prebuild matches, so install builds from the shipped source, offline', () => {
+    // The package as it would reach a platform with no prebuild: the same tarball, prebuilds/ removed.
+    const unpacked = path.join(work, 'unpacked');
+    fs.mkdirSync(unpacked);
+    run('tar', ['-xzf', tarballs[0], '-C', unpacked], work, cleanEnv(), 60_000);
+    expect(fs.existsSync(path.join(unpacked, 'package', 'prebuilds'))).toBe(true);
+    fs.rmSync(path.join(unpacked, 'package', 'prebuilds'), { recursive: true });
+    const noPrebuild = path.join(work, `${pkg.name}-${pkg.version}-noprebuild.tgz`);
+    run('tar', ['-czf', noPrebuild, '-C', unpacked, 'package'], work, cleanEnv(), 60_000);
+    const { dir, log } = installInto('app-noprebuild', [noPrebuild, ...tarballs.slice(1)], cleanEnv());
+    expect(log).toContain('libssh2 install: no usable prebuild for this platform: building from the shipped libssh2 source');
+    expect(log).not.toContain('using the prebuilt');
+    expect(log).not.toContain('libssh2 fetch');
+    const installed = path.join(dir, 'node_modules', 'libssh2');
+    expect(fs.existsSync(path.join(installed, 'prebuilds'))).toBe(false);
+    expect(fs.existsSync(path.join(installed, 'build', 'Release', 'node_libssh2.node'))).toBe(true);
+    smoke(dir);
+  }, 300_000);
 });
