@@ -79,7 +79,7 @@ function installInto(name: string, tarballs: string[], env: NodeJS.ProcessEnv): 
   const r = npm(
     ['install', '--offline', '--no-audit', '--no-fund', '--foreground-scripts', `--cache=${path.join(work, `cache-${name}`)}`,
       '--registry=http://127.0.0.1:9/', ...tarballs],
-    dir, env, 180_000,
+    dir, env, 360_000, // builds from source in two tests: slow on a loaded machine
   );
   return { dir, log: r.stdout + r.stderr };
 }
@@ -227,7 +227,7 @@ describeUnlessAsan('the npm package', () => {
     const installed = path.join(dir, 'node_modules', 'libssh2');
     expect(fs.existsSync(path.join(installed, 'build', 'Release', 'node_libssh2.node'))).toBe(true);
     smoke(dir);
-  }, 240_000);
+  }, 420_000);
 
   it('a tarball without prebuilds/: no prebuild matches, so install builds from the shipped source, offline', () => {
     // The package as it would reach a platform with no prebuild: the same tarball, prebuilds/ removed.
@@ -246,5 +246,5 @@ describeUnlessAsan('the npm package', () => {
     expect(fs.existsSync(path.join(installed, 'prebuilds'))).toBe(false);
     expect(fs.existsSync(path.join(installed, 'build', 'Release', 'node_libssh2.node'))).toBe(true);
     smoke(dir);
-  }, 300_000);
+  }, 420_000);
 });
