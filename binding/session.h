@@ -70,6 +70,7 @@ class Session : public Napi::ObjectWrap<Session>, public SchedulerOwner {
   void AfterSteps() override;
   void OnClosed() override;
   uint64_t Received() const override { return received_.load(std::memory_order_relaxed); }
+  bool PeerGone() const override { return peer_gone_.load(); }
 
   // The password-change callback of the userauth_password step running now (main thread).
   Napi::FunctionReference* password_change_cb = nullptr;
@@ -166,6 +167,7 @@ class Session : public Napi::ObjectWrap<Session>, public SchedulerOwner {
   uint32_t timeout_ms_ = 0;
   std::atomic<bool> dead_{false};
   std::atomic<uint64_t> received_{0};      // bytes from the socket (wakes waitSocket() waiters)
+  std::atomic<bool> peer_gone_{false};     // the socket saw EOF, ECONNRESET or EPIPE
   std::atomic<uint64_t> last_recv_ns_{0};  // uv_hrtime() when bytes last arrived (0: never)
   char session_gate_ = 0;
   char setup_gate_ = 0;
