@@ -10,7 +10,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { Channel, ConnectionError, Libssh2Error, OutOfBoundaryError, Session, TimeoutError } from '../../lib';
 import { fixture } from '../fixtures';
-import { connectTo, fdCount, type FaultProxy, releaseSignalled, signalSshd, startFaultProxy } from './proxy';
+import { connectTo, fdCount, type FaultProxy, killTracked, releaseSignalled, signalSshd, startFaultProxy, trackServed } from './proxy';
 
 type Fault = 'cut' | 'stall' | 'flip' | 'garbage' | 'kill' | 'stop';
 
@@ -25,13 +25,19 @@ beforeAll(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'libssh2-faults-'));
   fs.chmodSync(tmp, 0o1777); // as root the fixture's login user is libssh2test
 });
-afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+afterAll(() => {
+  releaseSignalled();
+  killTracked();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
 
 afterEach(async () => {
   releaseSignalled();
   for (const s of sessions.splice(0)) await s.free().catch(() => undefined);
   await proxy?.close();
   proxy = undefined;
+  // Whatever sshd started for a faulted connection (a killed sshd orphans its command) dies with the test.
+  killTracked();
 });
 
 /** A session over the fault proxy (or a direct socket when `direct`), with TIMEOUT set. */
@@ -49,6 +55,7 @@ async function open(auth = true): Promise<{ s: Session; clientPort: number }> {
 
 /** Applies `fault` to the running connection. */
 function inject(fault: Fault, clientPort: number): void {
+  trackServed(clientPort); // afterEach kills what sshd started for this connection
   switch (fault) {
     case 'cut': proxy!.cut(); break;
     case 'stall': proxy!.stall(); break;
@@ -167,7 +174,9 @@ describe('exec read (a streaming command)', () => {
     const before = fdCount();
     const { s, clientPort } = await open();
     const ch = await s.openSession();
-    await ch.exec('while :; do head -c 4096 /dev/zero; sleep 0.01; done');
+    // Bounded (it must not outlive a killed sshd: an endless loop did, 20 of them), and far more
+    // than the window lets through before the fault.
+    await ch.exec('timeout 60 head -c 256M /dev/zero');
     await readSome(ch, 20000);
     inject(fault, clientPort);
     const t0 = Date.now();

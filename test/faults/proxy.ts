@@ -230,10 +230,75 @@ export function sshdPidsFor(clientPort: number, serverPort = fixture().port): nu
 /** Signals sent by tests, undone (SIGCONT) by `releaseSignalled()`. */
 const stopped = new Set<number>();
 
+/** `pid`'s parent and start time (clock ticks since boot: tells a reused pid apart), from /proc. */
+function procStat(pid: number): { ppid: number; start: string } | undefined {
+  let text: string;
+  try { text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8'); } catch { return undefined; }
+  // "pid (comm) state ppid ..." — comm may hold spaces and parentheses: split after the last ')'.
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return { ppid: Number(f[1]), start: f[19] };
+}
+
+/** Every live descendant of `roots` (not the roots), by walking /proc's parent links. */
+export function descendantsOf(roots: number[]): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const st = procStat(Number(entry));
+    if (!st) continue;
+    const list = children.get(st.ppid) ?? [];
+    list.push(Number(entry));
+    children.set(st.ppid, list);
+  }
+  const out: number[] = [];
+  const todo = [...roots];
+  for (let i = 0; i < todo.length && i < 10000; i++) {
+    for (const c of children.get(todo[i]) ?? []) {
+      out.push(c);
+      todo.push(c);
+    }
+  }
+  return out;
+}
+
+/**
+ * The processes sshd started for connections the tests faulted (the login shell and the command
+ * it runs). Killing or stopping sshd orphans them; `killTracked()` (afterEach) makes sure none
+ * outlives its test.
+ */
+const tracked = new Map<number, string>();
+
+/** Records the sshd processes serving `clientPort` and everything they started (for `killTracked`). */
+export function trackServed(clientPort: number, serverPort = fixture().port): void {
+  const roots = sshdPidsFor(clientPort, serverPort);
+  for (const pid of descendantsOf(roots)) {
+    const st = procStat(pid);
+    if (st) tracked.set(pid, st.start);
+  }
+}
+
+/** SIGKILLs every tracked process still alive (same pid and start time); returns how many. */
+export function killTracked(): number {
+  let killed = 0;
+  for (const [pid, start] of tracked) {
+    const st = procStat(pid);
+    if (st && st.start === start) {
+      try {
+        process.kill(pid, 'SIGCONT');
+        process.kill(pid, 'SIGKILL');
+        killed++;
+      } catch { /* gone meanwhile */ }
+    }
+  }
+  tracked.clear();
+  return killed;
+}
+
 /** Sends `signal` to every sshd process serving the connection; returns the pids (throws if none). */
 export function signalSshd(clientPort: number, signal: 'SIGKILL' | 'SIGSTOP', serverPort = fixture().port): number[] {
   const pids = sshdPidsFor(clientPort, serverPort);
   if (pids.length === 0) throw new Error(`no sshd process holds the server side of 127.0.0.1:${clientPort}`);
+  trackServed(clientPort, serverPort); // their children are orphaned by a SIGKILL
   for (const pid of pids) {
     process.kill(pid, signal);
     if (signal === 'SIGSTOP') stopped.add(pid);
