@@ -144,8 +144,7 @@ Napi::Value Agent::Userauth(const Napi::CallbackInfo& info) {
   if (id == nullptr) return env.Undefined();
   auto op = MakeTargetOp(this, "libssh2_agent_userauth", session_->session_gate(), Op::kHeavy,
                          [user, id, owner = session_](LIBSSH2_AGENT* a) {
-                           // Already authenticated: sshd would ignore the request (session.cc).
-                           if (libssh2_userauth_authenticated(owner->raw()) != 0) return 0;
+                           if (int again = UserauthAgain(owner->raw())) return again;  // session.h
                            return libssh2_agent_userauth(a, user.c_str(), id);
                          });
   op->set_gate2(&gate_);

@@ -22,13 +22,14 @@
 
 namespace node_libssh2 {
 
-namespace {
+int UserauthAgain(LIBSSH2_SESSION* s) {
+  if (libssh2_userauth_authenticated(s) == 0) return 0;
+  return libssh2_session_set_last_error(s, LIBSSH2_ERROR_BAD_USE,
+                                        "the session is already authenticated (the server ignores another "
+                                        "userauth request)");
+}
 
-// A userauth call on a session that is already authenticated: sshd ignores the request
-// (RFC 4252 §5.1; OpenSSH answers nothing), so libssh2 would wait for a reply until the op's
-// timeout, which then closes the session. It succeeds at once instead, without sending
-// (userauthList() resolves null: "authenticated", as after "none" succeeded).
-bool AlreadyAuthenticated(LIBSSH2_SESSION* s) { return libssh2_userauth_authenticated(s) != 0; }
+namespace {
 
 // ---- ops with callbacks
 
@@ -44,7 +45,7 @@ class SignOp : public Op {
   ~SignOp() override { shared_->op = nullptr; }
 
   int Step(LIBSSH2_SESSION* s) override {
-    if (AlreadyAuthenticated(s)) return 0;
+    if (int again = UserauthAgain(s)) return again;
     void* abstract = this;
     return libssh2_userauth_publickey(s, user_.c_str(), reinterpret_cast<const unsigned char*>(blob_.data()),
                                       blob_.size(), &SignCallback, &abstract);
@@ -139,7 +140,7 @@ class KbdOp : public Op {
   }
 
   int Step(LIBSSH2_SESSION* s) override {
-    if (AlreadyAuthenticated(s)) return 0;
+    if (int again = UserauthAgain(s)) return again;
     current_ = this;
     int rc = libssh2_userauth_keyboard_interactive_ex(s, user_.c_str(), static_cast<unsigned>(user_.size()), &Respond);
     current_ = nullptr;
@@ -1018,7 +1019,9 @@ Napi::Value Session::UserauthList(const Napi::CallbackInfo& info) {
   auto op = MakeOp(
       "libssh2_userauth_list", session_gate(), 0,
       [user, list, none_ok](LIBSSH2_SESSION* s) {
-        if (AlreadyAuthenticated(s)) {
+        // Already authenticated: null ("authenticated"), as after "none" succeeded, without
+        // sending a request the server would ignore.
+        if (libssh2_userauth_authenticated(s) != 0) {
           *none_ok = true;
           return 0;
         }
@@ -1063,7 +1066,7 @@ Napi::Value Session::UserauthPassword(const Napi::CallbackInfo& info) {
   // falls through to AUTHENTICATION_FAILED (its "no callback specified" branch is attached to
   // the wrong if).
   auto op = MakeOp("libssh2_userauth_password_ex", session_gate(), 0, [this, user, password, cb](LIBSSH2_SESSION* s) {
-    if (AlreadyAuthenticated(s)) return 0;
+    if (int again = UserauthAgain(s)) return again;
     password_change_cb = cb.get();
     int rc = libssh2_userauth_password_ex(s, user.c_str(), static_cast<unsigned>(user.size()), password.c_str(),
                                           static_cast<unsigned>(password.size()), &PasswordChange);
@@ -1083,7 +1086,7 @@ Napi::Value Session::UserauthPublickeyFromfile(const Napi::CallbackInfo& info) {
   }
   auto op = MakeOp("libssh2_userauth_publickey_fromfile_ex", session_gate(), Op::kHeavy,
                    [user, priv, pass, pub, has_pass, has_pub](LIBSSH2_SESSION* s) {
-                     if (AlreadyAuthenticated(s)) return 0;
+                     if (int again = UserauthAgain(s)) return again;
                      return libssh2_userauth_publickey_fromfile_ex(s, user.c_str(), static_cast<unsigned>(user.size()),
                                                                    has_pub ? pub.c_str() : nullptr, priv.c_str(),
                                                                    has_pass ? pass.c_str() : nullptr);
@@ -1101,7 +1104,7 @@ Napi::Value Session::UserauthPublickeyFrommemory(const Napi::CallbackInfo& info)
   }
   auto op = MakeOp("libssh2_userauth_publickey_frommemory", session_gate(), Op::kHeavy,
                    [user, priv, pass, pub, has_pass, has_pub](LIBSSH2_SESSION* s) {
-                     if (AlreadyAuthenticated(s)) return 0;
+                     if (int again = UserauthAgain(s)) return again;
                      return libssh2_userauth_publickey_frommemory(
                          s, user.c_str(), user.size(), has_pub ? pub.data() : nullptr, has_pub ? pub.size() : 0,
                          priv.data(), priv.size(), has_pass ? pass.c_str() : nullptr);
@@ -1146,7 +1149,7 @@ Napi::Value Session::UserauthHostbasedFromfile(const Napi::CallbackInfo& info) {
   if (!has_local) local = user;
   auto op = MakeOp("libssh2_userauth_hostbased_fromfile_ex", session_gate(), Op::kHeavy,
                    [user, priv, host, pass, pub, local, has_pass, has_pub](LIBSSH2_SESSION* s) {
-                     if (AlreadyAuthenticated(s)) return 0;
+                     if (int again = UserauthAgain(s)) return again;
                      return libssh2_userauth_hostbased_fromfile_ex(
                          s, user.c_str(), static_cast<unsigned>(user.size()), has_pub ? pub.c_str() : nullptr,
                          priv.c_str(), has_pass ? pass.c_str() : nullptr, host.c_str(),

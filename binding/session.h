@@ -15,6 +15,12 @@
 
 namespace node_libssh2 {
 
+// A userauth call on a session that is already authenticated: sshd ignores the request (RFC 4252
+// §5.1; OpenSSH answers nothing), so libssh2 would wait for a reply until the op's timeout, which
+// then closes the session. Such a call fails at once with LIBSSH2_ERROR_BAD_USE (recorded as the
+// session's last error; nothing is sent). Returns 0 when `s` is not authenticated yet.
+int UserauthAgain(LIBSSH2_SESSION* s);
+
 class Channel;
 class Sftp;
 class Listener;
