@@ -17,7 +17,7 @@ import {
   SocketTimeoutError,
 } from '../../lib';
 import { fixture } from '../fixtures';
-import { connectTo, fdCount, type FaultProxy, releaseSignalled, signalSshd, startFaultProxy } from './proxy';
+import { connectTo, fdCount, type FaultProxy, killTracked, releaseSignalled, signalSshd, startFaultProxy, trackServed } from './proxy';
 
 let proxy: FaultProxy | undefined;
 const sessions: Session[] = [];
@@ -27,6 +27,7 @@ afterEach(async () => {
   for (const s of sessions.splice(0)) await s.free().catch(() => undefined);
   await proxy?.close();
   proxy = undefined;
+  killTracked(); // what sshd started for a faulted connection (sleep 30 below) dies with the test
 });
 
 async function viaProxy(): Promise<{ s: Session; clientPort: number }> {
@@ -101,10 +102,11 @@ describe('2: connection lost during userauth', () => {
 describe('3: garbage from the peer', () => {
   it('OUT_OF_BOUNDARY (a bogus packet length) closes the session; every pending op rejects', async () => {
     const f = fixture();
-    const { s } = await viaProxy();
+    const { s, clientPort } = await viaProxy();
     await s.userauthPublickeyFromfile(f.user, f.keys.ed25519.private);
     const ch = await s.openSession();
     await ch.exec('sleep 30');
+    trackServed(clientPort);
     // 0xff… as the first bytes of the next packet: an encrypted length out of bounds (or a MAC failure).
     proxy!.inject('down', { at: 0, kind: 'insert', bytes: Buffer.alloc(256, 0xff) });
     const read = settle(ch.read());
