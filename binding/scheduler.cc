@@ -421,8 +421,8 @@ Napi::Value Scheduler::StepError(Op* op, bool* fatal) {
   if (error.IsEmpty() || error.IsUndefined()) {
     std::string text = op->error_message_;
     if (gone) text = "the connection was lost (" + (text.empty() ? std::string("no message") : text) + ")";
-    error = MakeError(env_, gone ? LIBSSH2_ERROR_SOCKET_DISCONNECT : rc, op->fn(), nullptr, gone ? -1 : op->sftp_status_,
-                      text.empty() ? nullptr : text.c_str());
+    error = MakeError(env_, gone ? LIBSSH2_ERROR_SOCKET_DISCONNECT : rc, op->fn(), nullptr,
+                      gone ? -1 : op->sftp_status_, text.empty() ? nullptr : text.c_str());
   }
   if (gone) *fatal = true;
   if (env_.IsExceptionPending()) env_.GetAndClearPendingException();
@@ -596,7 +596,8 @@ void Scheduler::Fail(Napi::Value error) {
 void Scheduler::RejectFor(const void* target, Napi::Value error) {
   std::vector<Op*> ops(queue_.begin(), queue_.end());
   for (Op* op : ops) {
-    if (live_.count(op) == 0 || op->target() != target || op == worker_op_ || op == stepping_ || op == send_owner_) continue;
+    if (live_.count(op) == 0 || op->target() != target || op == worker_op_ || op == stepping_ || op == send_owner_)
+      continue;
     if (op->started_ && (op->flags() & Op::kAbandonable) == 0) continue;
     if ((op->flags() & Op::kTeardown) != 0) continue;
     Reject(op, error);

@@ -244,9 +244,9 @@ class Scheduler {
   std::unordered_set<Op*> live_;           // the ops in queue_, for O(1) membership
   std::vector<Op*> order_;                 // RunOnce's pass, reused
   std::unordered_set<const void*> gates_;  // RunOnce's gate heads, reused
-  Op* send_owner_ = nullptr;  // the op whose partial packet must be flushed first (PITFALLS 1)
-  Op* worker_op_ = nullptr;   // the op a pool thread is stepping
-  Op* stepping_ = nullptr;    // the op the main thread is stepping (its JS callbacks may reject ops)
+  Op* send_owner_ = nullptr;               // the op whose partial packet must be flushed first (PITFALLS 1)
+  Op* worker_op_ = nullptr;                // the op a pool thread is stepping
+  Op* stepping_ = nullptr;                 // the op the main thread is stepping (its JS callbacks may reject ops)
   bool pumping_ = false;
   bool again_ = false;
   bool worker_busy_ = false;
