@@ -10,7 +10,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { Channel, ConnectionError, Libssh2Error, OutOfBoundaryError, Session, TimeoutError } from '../../lib';
 import { fixture } from '../fixtures';
-import { connectTo, fdCount, type FaultProxy, killTracked, releaseSignalled, signalSshd, startFaultProxy, trackServed } from './proxy';
+import { connectTo, fdCount, type FaultPlan, type FaultProxy, killTracked, releaseSignalled, signalSshd, startFaultProxy, trackServed } from './proxy';
 
 type Fault = 'cut' | 'stall' | 'flip' | 'garbage' | 'kill' | 'stop';
 
@@ -107,7 +107,7 @@ async function readSome(ch: Channel, n: number): Promise<void> {
 }
 
 describe('handshake', () => {
-  it.each([
+  it.each<[string, FaultPlan]>([
     ['cut in the banner', { down: [{ at: 4, kind: 'cut' as const }] }],
     ['cut in KEXINIT', { down: [{ at: 300, kind: 'cut' as const }] }],
     ['cut of our KEXINIT', { up: [{ at: 200, kind: 'cut' as const }] }],
