@@ -143,7 +143,10 @@ Napi::Value Agent::Userauth(const Napi::CallbackInfo& info) {
   struct libssh2_agent_publickey* id = Identity(env, info[1], "libssh2_agent_userauth");
   if (id == nullptr) return env.Undefined();
   auto op = MakeTargetOp(this, "libssh2_agent_userauth", session_->session_gate(), Op::kHeavy,
-                         [user, id](LIBSSH2_AGENT* a) { return libssh2_agent_userauth(a, user.c_str(), id); });
+                         [user, id, owner = session_](LIBSSH2_AGENT* a) {
+                           if (int again = UserauthAgain(owner->raw())) return again;  // session.h
+                           return libssh2_agent_userauth(a, user.c_str(), id);
+                         });
   op->set_gate2(&gate_);
   return session_->scheduler()->Enqueue(std::move(op), session_->timeout_ms());
 }

@@ -38,6 +38,7 @@ bool Op::Fatal(int rc) const {
     case LIBSSH2_ERROR_RANDGEN:
     case LIBSSH2_ERROR_ALGO_UNSUPPORTED:
     case LIBSSH2_ERROR_BAD_SOCKET:
+    case LIBSSH2_ERROR_OUT_OF_BOUNDARY:  // a packet length from garbage: the transport is out of sync
     case LIBSSH2_ERROR_TIMEOUT: return true;
     default: return false;
   }
@@ -319,7 +320,9 @@ void Scheduler::RunOnce(bool* progressed, bool* dispatched) {
     }
     size_t before = queue_.size();
     linger_blocked_ = false;  // this step reads what the socket holds
+    stepping_ = op;
     RunStep(op, session_, &op->rc_, &op->error_message_, &op->want_write_, &op->blocked_out_);
+    stepping_ = nullptr;
     AfterStep(op);
     if (queue_.size() < before) *progressed = true;
   }
@@ -400,15 +403,30 @@ void Scheduler::AfterStep(Op* op) {
     Complete(op);
     return;
   }
-  Napi::Value error = op->JsError(env_);
-  if (error.IsEmpty() || error.IsUndefined()) {
-    error = MakeError(env_, rc, op->fn(), nullptr, op->sftp_status_,
-                      op->error_message_.empty() ? nullptr : op->error_message_.c_str());
-  }
-  bool fatal = op->Fatal(rc) && (op->flags() & Op::kTeardown) == 0;
-  if (env_.IsExceptionPending()) env_.GetAndClearPendingException();
+  bool fatal = false;
+  Napi::Value error = StepError(op, &fatal);
   Reject(op, error);
   if (fatal) Fail(error);
+}
+
+Napi::Value Scheduler::StepError(Op* op, bool* fatal) {
+  int rc = op->rc_;
+  bool teardown = (op->flags() & Op::kTeardown) != 0;
+  *fatal = op->Fatal(rc) && !teardown;
+  // The peer is gone (EOF, ECONNRESET, EPIPE), yet libssh2 may report what the failed read
+  // became in the call (userauth: PUBLICKEY_UNVERIFIED, "Waiting for USERAUTH response"): any
+  // failure is then the lost connection, so the session closes now, not at the next op.
+  bool gone = !*fatal && !teardown && owner_->PeerGone();
+  Napi::Value error = op->JsError(env_);
+  if (error.IsEmpty() || error.IsUndefined()) {
+    std::string text = op->error_message_;
+    if (gone) text = "the connection was lost (" + (text.empty() ? std::string("no message") : text) + ")";
+    error = MakeError(env_, gone ? LIBSSH2_ERROR_SOCKET_DISCONNECT : rc, op->fn(), nullptr,
+                      gone ? -1 : op->sftp_status_, text.empty() ? nullptr : text.c_str());
+  }
+  if (gone) *fatal = true;
+  if (env_.IsExceptionPending()) env_.GetAndClearPendingException();
+  return error;
 }
 
 void Scheduler::Complete(Op* op) {
@@ -566,7 +584,11 @@ void Scheduler::Fail(Napi::Value error) {
   if (closed_) return;
   closed_ = true;
   close_error_ = Napi::Reference<Napi::Value>::New(error, 1);
-  nb_.clear();
+  // Pending Nb calls are dropped, except one the main thread is stepping (RunNb drops it after).
+  for (size_t i = 0; i < nb_.size();) {
+    if (nb_[i]->op.get() == stepping_) ++i;
+    else nb_.erase(nb_.begin() + static_cast<long>(i));
+  }
   owner_->OnClosed();
   RejectAll(error);
 }
@@ -574,7 +596,8 @@ void Scheduler::Fail(Napi::Value error) {
 void Scheduler::RejectFor(const void* target, Napi::Value error) {
   std::vector<Op*> ops(queue_.begin(), queue_.end());
   for (Op* op : ops) {
-    if (live_.count(op) == 0 || op->target() != target || op == worker_op_ || op == send_owner_) continue;
+    if (live_.count(op) == 0 || op->target() != target || op == worker_op_ || op == stepping_ || op == send_owner_)
+      continue;
     if (op->started_ && (op->flags() & Op::kAbandonable) == 0) continue;
     if ((op->flags() & Op::kTeardown) != 0) continue;
     Reject(op, error);
@@ -586,15 +609,21 @@ void Scheduler::RejectAll(Napi::Value error) {
   std::vector<Op*> ops(queue_.begin(), queue_.end());
   for (Op* op : ops) {
     if ((op->flags() & Op::kTeardown) != 0) continue;
-    if (op == worker_op_) {  // rejected when the pool thread hands it back
-      op->cancel_error_ = Napi::Reference<Napi::Value>::New(error, 1);
-      op->Cancel();
-      continue;
-    }
     if (live_.count(op) == 0) continue;
-    Reject(op, error);
+    RejectOrCancel(op, error);
   }
   UpdatePoll();
+}
+
+void Scheduler::RejectOrCancel(Op* op, Napi::Value error) {
+  // A pool thread or the main thread (a JS callback inside its step called here) is running
+  // `op`: deleting it would pull it from under that step. It is rejected when the step returns.
+  if (op == worker_op_ || op == stepping_) {
+    op->cancel_error_ = Napi::Reference<Napi::Value>::New(error, 1);
+    op->Cancel();
+    return;
+  }
+  Reject(op, error);
 }
 
 // ---- non-blocking mode -------------------------------------------------------------------
@@ -767,13 +796,9 @@ Napi::Value Scheduler::NbOutcome(Op* op) {
   Napi::Env env = env_;
   int rc = op->rc_;
   if (rc >= 0) return op->Result(env, rc);  // may leave an exception pending: thrown to JS
-  Napi::Value error = op->JsError(env);
-  if (error.IsEmpty() || error.IsUndefined()) {
-    error = MakeError(env, rc, op->fn(), nullptr, op->sftp_status_,
-                      op->error_message_.empty() ? nullptr : op->error_message_.c_str());
-  }
-  if (env.IsExceptionPending()) env.GetAndClearPendingException();
-  if (op->Fatal(rc) && (op->flags() & Op::kTeardown) == 0) Fail(error);
+  bool fatal = false;
+  Napi::Value error = StepError(op, &fatal);
+  if (fatal) Fail(error);
   napi_throw(env, error);
   return Napi::Value();
 }
@@ -837,8 +862,15 @@ Napi::Value Scheduler::RunNb(std::unique_ptr<Op> owned) {
   for (const auto& r : nb_) {
     NbRecord* other = r.get();
     if (other == rec || !other->blocked_out || other->done) continue;
+    stepping_ = other->op.get();
     RunStep(other->op.get(), session_, &other->op->rc_, &other->op->error_message_, &other->op->want_write_,
             &other->op->blocked_out_);
+    stepping_ = nullptr;
+    if (closed_) {  // a JS callback inside that step closed the session (every other record is gone)
+      DropNb(other);
+      napi_throw(env, close_error(env));
+      return Napi::Value();
+    }
     if (other->op->rc_ == LIBSSH2_ERROR_EAGAIN) {
       other->blocked_out = other->op->blocked_out_;
     } else {
@@ -861,7 +893,14 @@ Napi::Value Scheduler::RunNb(std::unique_ptr<Op> owned) {
   }
   if (op->waiting_js() || !op->Ready()) return finish(eagain);  // a sign Promise, or other ops first
   op->started_ = true;
+  stepping_ = op;
   RunStep(op, session_, &op->rc_, &op->error_message_, &op->want_write_, &op->blocked_out_);
+  stepping_ = nullptr;
+  if (closed_ && (op->flags() & Op::kTeardown) == 0) {  // a JS callback inside the step closed the session
+    DropNb(rec);
+    napi_throw(env, close_error(env));
+    return Napi::Value();
+  }
   if (op->rc_ == LIBSSH2_ERROR_EAGAIN) {
     rec->blocked_out = op->blocked_out_ && !op->waiting_js();
     return finish(eagain);

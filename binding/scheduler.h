@@ -121,6 +121,8 @@ class SchedulerOwner {
   virtual void OnClosed() = 0;
   // Bytes received from the socket so far (any thread wrote it; read on the main thread).
   virtual uint64_t Received() const = 0;
+  // The socket saw EOF, ECONNRESET or EPIPE: any later failure is a lost connection.
+  virtual bool PeerGone() const = 0;
 };
 
 class Scheduler {
@@ -198,6 +200,10 @@ class Scheduler {
   void Complete(Op* op);
   void Reject(Op* op, Napi::Value error);
   void Remove(Op* op);
+  // Rejects `op` now, or (while a thread steps it) once its step returns.
+  void RejectOrCancel(Op* op, Napi::Value error);
+  // The error a failed step reports, and whether it closes the session.
+  Napi::Value StepError(Op* op, bool* fatal);
   void UpdatePoll();
   // The poll stays armed (readable, unref'd) while no op waits: see UpdatePoll.
   void SetLingering(bool linger);
@@ -238,9 +244,9 @@ class Scheduler {
   std::unordered_set<Op*> live_;           // the ops in queue_, for O(1) membership
   std::vector<Op*> order_;                 // RunOnce's pass, reused
   std::unordered_set<const void*> gates_;  // RunOnce's gate heads, reused
-  Op* send_owner_ = nullptr;
-  Op* worker_op_ =
-      nullptr;  // the op a pool thread is stepping  // the op whose partial packet must be flushed first (PITFALLS 1)
+  Op* send_owner_ = nullptr;               // the op whose partial packet must be flushed first (PITFALLS 1)
+  Op* worker_op_ = nullptr;                // the op a pool thread is stepping
+  Op* stepping_ = nullptr;                 // the op the main thread is stepping (its JS callbacks may reject ops)
   bool pumping_ = false;
   bool again_ = false;
   bool worker_busy_ = false;

@@ -22,6 +22,13 @@
 
 namespace node_libssh2 {
 
+int UserauthAgain(LIBSSH2_SESSION* s) {
+  if (libssh2_userauth_authenticated(s) == 0) return 0;
+  return libssh2_session_set_last_error(s, LIBSSH2_ERROR_BAD_USE,
+                                        "the session is already authenticated (the server ignores another "
+                                        "userauth request)");
+}
+
 namespace {
 
 // ---- ops with callbacks
@@ -38,6 +45,7 @@ class SignOp : public Op {
   ~SignOp() override { shared_->op = nullptr; }
 
   int Step(LIBSSH2_SESSION* s) override {
+    if (int again = UserauthAgain(s)) return again;
     void* abstract = this;
     return libssh2_userauth_publickey(s, user_.c_str(), reinterpret_cast<const unsigned char*>(blob_.data()),
                                       blob_.size(), &SignCallback, &abstract);
@@ -132,6 +140,7 @@ class KbdOp : public Op {
   }
 
   int Step(LIBSSH2_SESSION* s) override {
+    if (int again = UserauthAgain(s)) return again;
     current_ = this;
     int rc = libssh2_userauth_keyboard_interactive_ex(s, user_.c_str(), static_cast<unsigned>(user_.size()), &Respond);
     current_ = nullptr;
@@ -410,11 +419,20 @@ void Session::CloseFd() {
   }
 }
 
+namespace {
+// The socket errors that mean the peer is gone (Scheduler::AfterStep then closes the session
+// on any failure, whatever code libssh2 turned it into).
+bool PeerGoneErrno(int err) { return err == ECONNRESET || err == EPIPE || err == ENOTCONN || err == ETIMEDOUT; }
+}  // namespace
+
 ssize_t Session::SendCallback(libssh2_socket_t fd, const void* buf, size_t len, int flags, void** abstract) {
   auto* self = static_cast<Session*>(*abstract);
   if (self->dead()) return static_cast<ssize_t>(len);  // teardown on a dead peer: pretend (PITFALLS 29)
   ssize_t n = send(fd, buf, len, flags | MSG_NOSIGNAL);
-  return n < 0 ? -errno : n;
+  if (n >= 0) return n;
+  int err = errno;
+  if (PeerGoneErrno(err)) self->peer_gone_.store(true);
+  return -err;
 }
 
 ssize_t Session::RecvCallback(libssh2_socket_t fd, void* buf, size_t len, int flags, void** abstract) {
@@ -423,7 +441,13 @@ ssize_t Session::RecvCallback(libssh2_socket_t fd, void* buf, size_t len, int fl
   ssize_t n = recv(fd, buf, len, flags);
   if (n > 0) self->received_.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
   if (n > 0) self->last_recv_ns_.store(uv_hrtime());  // for the Node-native layer's keepalive
-  return n < 0 ? -errno : n;
+  if (n >= 0) {
+    if (n == 0 && len > 0) self->peer_gone_.store(true);  // EOF
+    return n;
+  }
+  int err = errno;
+  if (PeerGoneErrno(err)) self->peer_gone_.store(true);
+  return -err;
 }
 
 void Session::OnBusy(bool busy) {
@@ -995,6 +1019,12 @@ Napi::Value Session::UserauthList(const Napi::CallbackInfo& info) {
   auto op = MakeOp(
       "libssh2_userauth_list", session_gate(), 0,
       [user, list, none_ok](LIBSSH2_SESSION* s) {
+        // Already authenticated: null ("authenticated"), as after "none" succeeded, without
+        // sending a request the server would ignore.
+        if (libssh2_userauth_authenticated(s) != 0) {
+          *none_ok = true;
+          return 0;
+        }
         char* l = libssh2_userauth_list(s, user.c_str(), static_cast<unsigned>(user.size()));
         if (l != nullptr) {
           *list = l;
@@ -1036,6 +1066,7 @@ Napi::Value Session::UserauthPassword(const Napi::CallbackInfo& info) {
   // falls through to AUTHENTICATION_FAILED (its "no callback specified" branch is attached to
   // the wrong if).
   auto op = MakeOp("libssh2_userauth_password_ex", session_gate(), 0, [this, user, password, cb](LIBSSH2_SESSION* s) {
+    if (int again = UserauthAgain(s)) return again;
     password_change_cb = cb.get();
     int rc = libssh2_userauth_password_ex(s, user.c_str(), static_cast<unsigned>(user.size()), password.c_str(),
                                           static_cast<unsigned>(password.size()), &PasswordChange);
@@ -1055,6 +1086,7 @@ Napi::Value Session::UserauthPublickeyFromfile(const Napi::CallbackInfo& info) {
   }
   auto op = MakeOp("libssh2_userauth_publickey_fromfile_ex", session_gate(), Op::kHeavy,
                    [user, priv, pass, pub, has_pass, has_pub](LIBSSH2_SESSION* s) {
+                     if (int again = UserauthAgain(s)) return again;
                      return libssh2_userauth_publickey_fromfile_ex(s, user.c_str(), static_cast<unsigned>(user.size()),
                                                                    has_pub ? pub.c_str() : nullptr, priv.c_str(),
                                                                    has_pass ? pass.c_str() : nullptr);
@@ -1072,6 +1104,7 @@ Napi::Value Session::UserauthPublickeyFrommemory(const Napi::CallbackInfo& info)
   }
   auto op = MakeOp("libssh2_userauth_publickey_frommemory", session_gate(), Op::kHeavy,
                    [user, priv, pass, pub, has_pass, has_pub](LIBSSH2_SESSION* s) {
+                     if (int again = UserauthAgain(s)) return again;
                      return libssh2_userauth_publickey_frommemory(
                          s, user.c_str(), user.size(), has_pub ? pub.data() : nullptr, has_pub ? pub.size() : 0,
                          priv.data(), priv.size(), has_pass ? pass.c_str() : nullptr);
@@ -1116,6 +1149,7 @@ Napi::Value Session::UserauthHostbasedFromfile(const Napi::CallbackInfo& info) {
   if (!has_local) local = user;
   auto op = MakeOp("libssh2_userauth_hostbased_fromfile_ex", session_gate(), Op::kHeavy,
                    [user, priv, host, pass, pub, local, has_pass, has_pub](LIBSSH2_SESSION* s) {
+                     if (int again = UserauthAgain(s)) return again;
                      return libssh2_userauth_hostbased_fromfile_ex(
                          s, user.c_str(), static_cast<unsigned>(user.size()), has_pub ? pub.c_str() : nullptr,
                          priv.c_str(), has_pass ? pass.c_str() : nullptr, host.c_str(),

@@ -15,6 +15,12 @@
 
 namespace node_libssh2 {
 
+// A userauth call on a session that is already authenticated: sshd ignores the request (RFC 4252
+// §5.1; OpenSSH answers nothing), so libssh2 would wait for a reply until the op's timeout, which
+// then closes the session. Such a call fails at once with LIBSSH2_ERROR_BAD_USE (recorded as the
+// session's last error; nothing is sent). Returns 0 when `s` is not authenticated yet.
+int UserauthAgain(LIBSSH2_SESSION* s);
+
 class Channel;
 class Sftp;
 class Listener;
@@ -70,6 +76,7 @@ class Session : public Napi::ObjectWrap<Session>, public SchedulerOwner {
   void AfterSteps() override;
   void OnClosed() override;
   uint64_t Received() const override { return received_.load(std::memory_order_relaxed); }
+  bool PeerGone() const override { return peer_gone_.load(); }
 
   // The password-change callback of the userauth_password step running now (main thread).
   Napi::FunctionReference* password_change_cb = nullptr;
@@ -166,6 +173,7 @@ class Session : public Napi::ObjectWrap<Session>, public SchedulerOwner {
   uint32_t timeout_ms_ = 0;
   std::atomic<bool> dead_{false};
   std::atomic<uint64_t> received_{0};      // bytes from the socket (wakes waitSocket() waiters)
+  std::atomic<bool> peer_gone_{false};     // the socket saw EOF, ECONNRESET or EPIPE
   std::atomic<uint64_t> last_recv_ns_{0};  // uv_hrtime() when bytes last arrived (0: never)
   char session_gate_ = 0;
   char setup_gate_ = 0;

@@ -482,7 +482,12 @@ export class Session extends EventEmitter<SessionEvents> {
     return this.#op('libssh2_keepalive_send', () => this.native.keepaliveSend());
   }
 
-  /** `libssh2_userauth_list()`: the methods the server accepts, or null if "none" auth succeeded. */
+  /**
+   * `libssh2_userauth_list()`: the methods the server accepts, or null if "none" auth succeeded
+   * (also null, without asking the server, once the session is authenticated). Every other
+   * `userauth*()` method rejects at once with `BadUseError` on an authenticated session: the
+   * server would silently ignore the request.
+   */
   userauthList(username: string): Promise<string[] | null> {
     return this.#op('libssh2_userauth_list', () => {
       checkString(username, 'username');
