@@ -264,50 +264,29 @@ describe('sftp', () => {
     await expectNoFdLeak(before);
   });
 
-  it.each<Fault>(['kill', 'cut', 'stop'])('sshd child %s mid-fastGet: rejects, no local file', async (fault) => {
+  const transfers = (['fastGet', 'fastPut'] as const).flatMap((op) => (['kill', 'cut', 'stop'] as Fault[]).map((f) => [op, f] as const));
+  it.each(transfers)('%s, sshd child %s mid-transfer: rejects, no target file (fastGet: no temp file either)', async (op, fault) => {
     const before = fdCount();
     const { s, clientPort } = await open();
     const sftp = await s.sftpInit();
-    const local = path.join(tmp, `got-${fault}.bin`);
+    const name = `${op}-${fault}`;
+    const target = path.join(tmp, `${name}.bin`); // local for fastGet, remote (same host) for fastPut
     let injected = false;
+    const onProgress = (done: number) => {
+      if (!injected && done > 0) {
+        injected = true;
+        inject(fault, clientPort);
+      }
+    };
     const t0 = Date.now();
-    const { err, ms } = await rejection(sftp.fastGet(big, local, {
-      onProgress: (done) => {
-        if (!injected && done > 0) {
-          injected = true;
-          inject(fault, clientPort);
-        }
-      },
-    }), t0);
+    const transfer = op === 'fastGet' ? sftp.fastGet(big, target, { onProgress }) : sftp.fastPut(big, target, { onProgress });
+    const { err, ms } = await rejection(transfer, t0);
     expect(injected).toBe(true);
     expectTyped(err, fault);
     expect(ms).toBeLessThan(BOUND + TIMEOUT);
     expect(s.closed).toBe(true);
-    expect(fs.existsSync(local)).toBe(false);
-    expect(fs.readdirSync(tmp).filter((n) => n.includes(`got-${fault}`))).toEqual([]);
-    await expectNoFdLeak(before);
-  });
-
-  it.each<Fault>(['kill', 'cut', 'stop'])('sshd child %s mid-fastPut: rejects, no remote target', async (fault) => {
-    const before = fdCount();
-    const { s, clientPort } = await open();
-    const sftp = await s.sftpInit();
-    const remote = path.join(tmp, `put-${fault}.bin`);
-    let injected = false;
-    const t0 = Date.now();
-    const { err, ms } = await rejection(sftp.fastPut(big, remote, {
-      onProgress: (done) => {
-        if (!injected && done > 0) {
-          injected = true;
-          inject(fault, clientPort);
-        }
-      },
-    }), t0);
-    expect(injected).toBe(true);
-    expectTyped(err, fault);
-    expect(ms).toBeLessThan(BOUND + TIMEOUT);
-    expect(s.closed).toBe(true);
-    expect(fs.existsSync(remote)).toBe(false);
+    expect(fs.existsSync(target)).toBe(false);
+    if (op === 'fastGet') expect(fs.readdirSync(tmp).filter((n) => n.includes(name))).toEqual([]);
     await expectNoFdLeak(before);
   });
 });
