@@ -288,21 +288,22 @@ async function bindingPut1(sftp: Sftp, local: string, remote: string): Promise<v
   }
 }
 
-/** W6, one file: open, `read(SMALL_BUF)` until an empty Buffer, close; then the local file. */
-async function bindingGetSmall(sftp: Sftp, remote: string, local: string): Promise<void> {
+/** W6, one file: open, `readInto` of one reused SMALL_BUF-byte buffer until 0, close; then the local file. */
+async function bindingGetSmall(sftp: Sftp, remote: string, local: string, buf: Buffer): Promise<void> {
+  // As the C program: reads into one reused buffer until 0, then writes the bytes locally.
   const h = await sftp.open(remote, LIBSSH2_FXF_READ);
-  const parts: Buffer[] = [];
+  let got = 0;
   try {
     for (let n = 0; ; n++) {
-      if (n > SMALL_SIZE + 1) throw new Error(`${remote}: no EOF after ${n} reads`);
-      const b = await h.read(SMALL_BUF);
-      if (b.length === 0) break;
-      parts.push(b);
+      if (n > SMALL_SIZE + 1 || got === buf.length) throw new Error(`${remote}: no EOF after ${n} reads (${got} bytes)`);
+      const k = await h.readInto(buf.subarray(got));
+      if (k === 0) break;
+      got += k;
     }
   } finally {
     await h.close();
   }
-  fs.writeFileSync(local, parts.length === 1 ? parts[0] : Buffer.concat(parts));
+  fs.writeFileSync(local, buf.subarray(0, got));
 }
 
 type BindingMode = 'fast' | 'one';
@@ -310,16 +311,17 @@ type BindingMode = 'fast' | 'one';
 function bindingPeer(kind: Kind, mode: BindingMode): Peer {
   const name = mode === 'fast' ? 'binding' : 'binding-1';
   const label = kind === 'many'
-    ? 'this binding (open/read/close per file)'
+    ? 'this binding (open/readInto/close per file)'
     : mode === 'fast'
-      ? `this binding, ${kind === 'get' ? 'fastGet' : 'fastPut'} (defaults: 4 SFTP objects, 960000-byte chunks)`
+      ? `this binding, ${kind === 'get' ? 'fastGet' : 'fastPut'} (defaults: 1 SFTP object, 960000-byte chunks)`
       : `this binding, 1 stream (\`handle.${kind === 'get' ? 'read' : 'write'}\` of ${BIG_BUF} bytes, one SFTP object)`;
   return verified(name, label, (t, iterations, warmup, dir) => withBindingSftp(t, (sftp) => {
     const d = current();
+    const small = Buffer.allocUnsafe(SMALL_BUF);
     return timeInProcess(iterations, warmup, async (i, warm) => {
       const out = path.join(dir, outName(kind, i, warm));
       let op: Promise<void>;
-      if (kind === 'many') op = bindingGetSmall(sftp, path.join(d.smallDir, smallName(i)), out);
+      if (kind === 'many') op = bindingGetSmall(sftp, path.join(d.smallDir, smallName(i)), out, small);
       else if (kind === 'get') op = mode === 'fast' ? sftp.fastGet(d.big, out) : bindingGet1(sftp, d.big, out, d.bigSize);
       else op = mode === 'fast' ? sftp.fastPut(d.big, out) : bindingPut1(sftp, d.big, out);
       await withTimeout(op, kind === 'many' ? SMALL_OP_TIMEOUT_MS : BIG_OP_TIMEOUT_MS, `binding ${kind}`);

@@ -6,6 +6,9 @@
  * 23 and 26.
  */
 import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import type { ServerChannel } from 'ssh2';
 import {
   Session, Libssh2Error, SftpProtocolError, ChannelPacketExceededError, LIBSSH2_FXF_READ,
@@ -143,6 +146,23 @@ describe('SFTP against a hostile server', () => {
     expect(sha256(got)).toBe(sha256(file));
     // The convenience on top of it too.
     expect(sha256(await sftp.readFile('/f'))).toBe(sha256(file));
+    // fastGet queues the next read before a short one returns: the queued reads continue where
+    // the short one stopped, and the shortfall is asked for again, up to each worker's segment end.
+    const size = Buffer.alloc(8);
+    size.writeBigUInt64BE(BigInt(file.length));
+    script.stat = (id) => pkt(FXP.ATTRS, u32(id), u32(0x1), size);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hostile-fastget-'));
+    try {
+      for (const concurrency of [1, 3]) {
+        const local = path.join(dir, `c${concurrency}`);
+        await sftp.fastGet('/f', local, { concurrency, chunkSize: 250000 });
+        const back = fs.readFileSync(local);
+        expect(back.length).toBe(file.length);
+        expect(sha256(back)).toBe(sha256(file));
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
     await s.close();
   }, 120000);
 
