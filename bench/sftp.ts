@@ -313,7 +313,7 @@ function bindingPeer(kind: Kind, mode: BindingMode): Peer {
   const label = kind === 'many'
     ? 'this binding (open/readInto/close per file)'
     : mode === 'fast'
-      ? `this binding, ${kind === 'get' ? 'fastGet' : 'fastPut'} (defaults: 1 SFTP object, ${kind === 'get' ? '960000-byte reads' : '3840000-byte writes'})`
+      ? `this binding, ${kind === 'get' ? 'fastGet' : 'fastPut'} (defaults: 1 SFTP object, 960000-byte chunks)`
       : `this binding, 1 stream (\`handle.${kind === 'get' ? 'read' : 'write'}\` of ${BIG_BUF} bytes, one SFTP object)`;
   return verified(name, label, (t, iterations, warmup, dir) => withBindingSftp(t, (sftp) => {
     const d = current();
