@@ -2,7 +2,7 @@
  * Resource workloads of the binding (the issue's targets; no peers):
  *
  * * STARVE — threadpool starvation: 100 sessions, each with a read pending on a channel whose
- *   command prints nothing (`sleep 30`), while the main thread times 200 sequential
+ *   command prints nothing (`sleep 180`), while the main thread times 200 sequential
  *   `fs.promises.readFile` calls (which need libuv's threadpool), against the same calls without
  *   sessions. A parked read must hold no pool thread. Repeated (median of 3); target: p99 with
  *   the sessions ≤ 2 × the idle p99 + 5 ms.
@@ -35,7 +35,13 @@ interface Parked {
   settled: boolean;
 }
 
-/** Connects `n` sessions (a few at a time), each with `sleep 30` running and a read pending. */
+/**
+ * How long a parked read may wait: longer than connecting all the sessions can take on a loaded
+ * machine (9.7 s once), plus the measurement. The reads end when the sessions are released.
+ */
+const PARKED_MS = 180_000;
+
+/** Connects `n` sessions (a few at a time), each with a silent `sleep` running and a read pending. */
 async function park(t: Target, n: number): Promise<Parked[]> {
   const parked: Parked[] = [];
   let next = 0;
@@ -43,9 +49,10 @@ async function park(t: Target, n: number): Promise<Parked[]> {
     while (next < n) {
       next++;
       const { session } = await bindingConnect(t);
+      session.setTimeout(PARKED_MS); // bindingConnect's 10 s per call would end the first reads early
       const p: Parked = { session, channel: await session.openSession(), settled: false };
       parked.push(p);
-      await p.channel.exec('sleep 30');
+      await p.channel.exec(`sleep ${PARKED_MS / 1000}`);
       p.channel.read(65536).then(() => (p.settled = true), () => (p.settled = true));
     }
   };
@@ -126,7 +133,7 @@ async function runStarve(t: Target, opts: Options): Promise<SpecialResult> {
     value: fmt(parkedP99, 3), pass: parkedP99 <= limit, required: true,
   }];
   const markdown = [
-    `${SESSIONS} sessions of this binding, each with a channel running \`sleep 30\` and a \`read()\` pending on it, while the ` +
+    `${SESSIONS} sessions of this binding, each with a channel running \`sleep ${PARKED_MS / 1000}\` and a \`read()\` pending on it, while the ` +
       `main thread times ${reads} sequential \`fs.promises.readFile\` calls of a ${READ_FILE_SIZE}-byte file (libuv threadpool, ` +
       `UV_THREADPOOL_SIZE ${process.env.UV_THREADPOOL_SIZE ?? '4 (default)'}), against the same calls without sessions; ` +
       `${reps} repetition(s), medians of them.`,

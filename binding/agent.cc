@@ -144,7 +144,7 @@ Napi::Value Agent::Userauth(const Napi::CallbackInfo& info) {
   if (id == nullptr) return env.Undefined();
   auto op = MakeTargetOp(this, "libssh2_agent_userauth", session_->session_gate(), Op::kHeavy,
                          [user, id, owner = session_](LIBSSH2_AGENT* a) {
-                           if (int again = UserauthAgain(owner->raw())) return again;  // session.h
+                           if (int refused = RefuseIfAuthenticated(owner->raw())) return refused;  // session.h
                            return libssh2_agent_userauth(a, user.c_str(), id);
                          });
   op->set_gate2(&gate_);

@@ -22,7 +22,7 @@
 
 namespace node_libssh2 {
 
-int UserauthAgain(LIBSSH2_SESSION* s) {
+int RefuseIfAuthenticated(LIBSSH2_SESSION* s) {
   if (libssh2_userauth_authenticated(s) == 0) return 0;
   return libssh2_session_set_last_error(s, LIBSSH2_ERROR_BAD_USE,
                                         "the session is already authenticated (the server ignores another "
@@ -45,7 +45,7 @@ class SignOp : public Op {
   ~SignOp() override { shared_->op = nullptr; }
 
   int Step(LIBSSH2_SESSION* s) override {
-    if (int again = UserauthAgain(s)) return again;
+    if (int refused = RefuseIfAuthenticated(s)) return refused;
     void* abstract = this;
     return libssh2_userauth_publickey(s, user_.c_str(), reinterpret_cast<const unsigned char*>(blob_.data()),
                                       blob_.size(), &SignCallback, &abstract);
@@ -140,7 +140,7 @@ class KbdOp : public Op {
   }
 
   int Step(LIBSSH2_SESSION* s) override {
-    if (int again = UserauthAgain(s)) return again;
+    if (int refused = RefuseIfAuthenticated(s)) return refused;
     current_ = this;
     int rc = libssh2_userauth_keyboard_interactive_ex(s, user_.c_str(), static_cast<unsigned>(user_.size()), &Respond);
     current_ = nullptr;
@@ -1066,7 +1066,7 @@ Napi::Value Session::UserauthPassword(const Napi::CallbackInfo& info) {
   // falls through to AUTHENTICATION_FAILED (its "no callback specified" branch is attached to
   // the wrong if).
   auto op = MakeOp("libssh2_userauth_password_ex", session_gate(), 0, [this, user, password, cb](LIBSSH2_SESSION* s) {
-    if (int again = UserauthAgain(s)) return again;
+    if (int refused = RefuseIfAuthenticated(s)) return refused;
     password_change_cb = cb.get();
     int rc = libssh2_userauth_password_ex(s, user.c_str(), static_cast<unsigned>(user.size()), password.c_str(),
                                           static_cast<unsigned>(password.size()), &PasswordChange);
@@ -1086,7 +1086,7 @@ Napi::Value Session::UserauthPublickeyFromfile(const Napi::CallbackInfo& info) {
   }
   auto op = MakeOp("libssh2_userauth_publickey_fromfile_ex", session_gate(), Op::kHeavy,
                    [user, priv, pass, pub, has_pass, has_pub](LIBSSH2_SESSION* s) {
-                     if (int again = UserauthAgain(s)) return again;
+                     if (int refused = RefuseIfAuthenticated(s)) return refused;
                      return libssh2_userauth_publickey_fromfile_ex(s, user.c_str(), static_cast<unsigned>(user.size()),
                                                                    has_pub ? pub.c_str() : nullptr, priv.c_str(),
                                                                    has_pass ? pass.c_str() : nullptr);
@@ -1104,7 +1104,7 @@ Napi::Value Session::UserauthPublickeyFrommemory(const Napi::CallbackInfo& info)
   }
   auto op = MakeOp("libssh2_userauth_publickey_frommemory", session_gate(), Op::kHeavy,
                    [user, priv, pass, pub, has_pass, has_pub](LIBSSH2_SESSION* s) {
-                     if (int again = UserauthAgain(s)) return again;
+                     if (int refused = RefuseIfAuthenticated(s)) return refused;
                      return libssh2_userauth_publickey_frommemory(
                          s, user.c_str(), user.size(), has_pub ? pub.data() : nullptr, has_pub ? pub.size() : 0,
                          priv.data(), priv.size(), has_pass ? pass.c_str() : nullptr);
@@ -1149,7 +1149,7 @@ Napi::Value Session::UserauthHostbasedFromfile(const Napi::CallbackInfo& info) {
   if (!has_local) local = user;
   auto op = MakeOp("libssh2_userauth_hostbased_fromfile_ex", session_gate(), Op::kHeavy,
                    [user, priv, host, pass, pub, local, has_pass, has_pub](LIBSSH2_SESSION* s) {
-                     if (int again = UserauthAgain(s)) return again;
+                     if (int refused = RefuseIfAuthenticated(s)) return refused;
                      return libssh2_userauth_hostbased_fromfile_ex(
                          s, user.c_str(), static_cast<unsigned>(user.size()), has_pub ? pub.c_str() : nullptr,
                          priv.c_str(), has_pass ? pass.c_str() : nullptr, host.c_str(),

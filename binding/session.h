@@ -19,7 +19,7 @@ namespace node_libssh2 {
 // §5.1; OpenSSH answers nothing), so libssh2 would wait for a reply until the op's timeout, which
 // then closes the session. Such a call fails at once with LIBSSH2_ERROR_BAD_USE (recorded as the
 // session's last error; nothing is sent). Returns 0 when `s` is not authenticated yet.
-int UserauthAgain(LIBSSH2_SESSION* s);
+int RefuseIfAuthenticated(LIBSSH2_SESSION* s);
 
 class Channel;
 class Sftp;

@@ -8,18 +8,16 @@
 // The module object itself (not an import-star copy): ssh2 reads its functions from it.
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- a copy would not reach ssh2
 import nodeCrypto = require('node:crypto');
-import type * as Ssh2 from 'ssh2';
 import { KeyExchangeFailureError, LIBSSH2_METHOD_KEX, Session } from '../../lib';
 import { tcp } from '../helpers/connect';
-import { hostKey } from './servers';
+import type { ScriptedServer } from '../fixtures/scripted-ssh-server';
 
 type Forced = 'one' | 'p-1' | undefined;
 let forced: Forced;
 
 const realGroup = nodeCrypto.createDiffieHellmanGroup;
-let server: Ssh2.Server;
+let server: ScriptedServer;
 let port: number;
-const clients = new Set<Ssh2.ServerConnection>();
 
 beforeAll(async () => {
   // ssh2's kex module takes createDiffieHellmanGroup from 'crypto' when it loads: wrap it first.
@@ -38,21 +36,15 @@ beforeAll(async () => {
       computeSecret: () => (mode === 'one' ? Buffer.from([1]) : pMinus1),
     });
   };
-  const { Server } = await import('ssh2');
-  server = new Server({ hostKeys: [hostKey()], algorithms: { kex: ['diffie-hellman-group14-sha256'] } } as ConstructorParameters<typeof Ssh2.Server>[0], (conn) => {
-    clients.add(conn);
-    conn.on('close', () => clients.delete(conn));
-    conn.on('error', () => undefined);
-    conn.on('authentication', (ctx) => (ctx.method === 'password' ? ctx.accept() : ctx.reject(['password'])));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  port = server.address().port;
+  // Loaded only now, after the wrap (it loads ssh2).
+  const { startScriptedServer } = await import('../fixtures/scripted-ssh-server');
+  server = await startScriptedServer(() => undefined, { algorithms: { kex: ['diffie-hellman-group14-sha256'] } });
+  port = server.port;
 });
 
 afterAll(async () => {
   (nodeCrypto as { createDiffieHellmanGroup: typeof realGroup }).createDiffieHellmanGroup = realGroup;
-  for (const c of clients) c.end();
-  await new Promise<void>((r) => server.close(() => r()));
+  await server?.close();
 });
 
 async function handshake(mode: Forced) {

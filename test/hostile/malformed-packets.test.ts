@@ -5,35 +5,27 @@
  * memmove of about 2^64 bytes), and a SERVICE_ACCEPT that announces a name it does not carry
  * (deps/patches/session-startup-overflow.patch; 1.11.1 compared past the end of the payload).
  */
-import { Server, type ServerConnection } from 'ssh2';
+import type { ServerConnection } from 'ssh2';
 import { DecryptError, LIBSSH2_METHOD_CRYPT_CS, LIBSSH2_METHOD_CRYPT_SC, ProtoError, Session } from '../../lib';
 import { tcp } from '../helpers/connect';
-import { hostKey, protocolOf, sendRaw, type Ssh2Protocol } from './servers';
+import { protocolOf, sendRawDirect, startScriptedServer, type ScriptedServer, type Ssh2Protocol } from '../fixtures/scripted-ssh-server';
 
 const SESSION_TIMEOUT = 15000;
 
 type Hook = (conn: ServerConnection) => void;
 
-let server: Server;
+let server: ScriptedServer;
 let port: number;
 let hook: Hook | undefined;
-const clients = new Set<ServerConnection>();
 
 beforeAll(async () => {
-  server = new Server({ hostKeys: [hostKey()] }, (conn) => {
-    clients.add(conn);
-    conn.on('close', () => clients.delete(conn));
-    conn.on('error', () => undefined);
-    hook?.(conn);
-    conn.on('authentication', (ctx) => (ctx.method === 'password' ? ctx.accept() : ctx.reject(['password'])));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  port = server.address().port;
+  // The hook runs before the password is accepted (startScriptedServer's order).
+  server = await startScriptedServer((conn) => hook?.(conn));
+  port = server.port;
 });
 
 afterAll(async () => {
-  for (const c of clients) c.end();
-  await new Promise<void>((r) => server.close(() => r()));
+  await server.close();
 });
 
 describe('malformed packets from a server holding the keys', () => {
@@ -74,7 +66,7 @@ describe('malformed packets from a server holding the keys', () => {
         const payload = Buffer.alloc(5);
         payload[0] = 6; // SSH_MSG_SERVICE_ACCEPT
         payload.writeUInt32BE(12, 1); // "ssh-userauth".length, and no name after it
-        sendRaw(proto, payload);
+        sendRawDirect(conn, payload);
       };
     };
     const s = new Session();

@@ -4,28 +4,24 @@
  * packet size, floods of channel and global requests). Each must end in correct tolerance or a
  * typed error, with bounded memory (the RSS bound is skipped under ASan), no hang, no crash.
  */
-import { Server, type ServerChannel, type ServerConnection } from 'ssh2';
+import type { ServerChannel, ServerConnection } from 'ssh2';
 import {
   ChannelError, ConnectionError, Libssh2Error, OutOfBoundaryError, Session, type Channel,
 } from '../../lib';
 import { tcp } from '../helpers/connect';
-import { checkRss, hostKey, protocolOf, recipientOf, rssMiB } from './servers';
+import { clientChannelId, protocolOf, startScriptedServer, type ScriptedServer } from '../fixtures/scripted-ssh-server';
+import { checkRss, rssMiB } from './servers';
 
 type Scenario = (conn: ServerConnection, channel: ServerChannel) => void;
 
 const SESSION_TIMEOUT = 20000;
 
-let server: Server;
+let server: ScriptedServer;
 let port: number;
 const scenarios = new Map<string, Scenario>();
-const clients = new Set<ServerConnection>();
 
 beforeAll(async () => {
-  server = new Server({ hostKeys: [hostKey()] }, (conn) => {
-    clients.add(conn);
-    conn.on('close', () => clients.delete(conn));
-    conn.on('error', () => undefined);
-    conn.on('authentication', (ctx) => (ctx.method === 'password' ? ctx.accept() : ctx.reject(['password'])));
+  server = await startScriptedServer((conn) => {
     conn.on('session', (acceptSession) => {
       acceptSession().on('exec', (accept, reject, info) => {
         const scenario = scenarios.get(info.command);
@@ -36,13 +32,11 @@ beforeAll(async () => {
       });
     });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  port = server.address().port;
+  port = server.port;
 });
 
 afterAll(async () => {
-  for (const c of clients) c.end();
-  await new Promise<void>((r) => server.close(() => r()));
+  await server.close();
 });
 
 async function login(): Promise<Session> {
@@ -69,7 +63,7 @@ async function readAll(ch: Channel, limit = 64 * 1024 * 1024): Promise<{ bytes: 
 /** Sends exit-status, EOF and CLOSE (the server's end of a command). */
 function finish(conn: ServerConnection, channel: ServerChannel, status = 0): void {
   const proto = protocolOf(conn);
-  const id = recipientOf(channel);
+  const id = clientChannelId(channel);
   proto.exitStatus(id, status);
   proto.channelEOF(id);
   proto.channelClose(id);
@@ -79,7 +73,7 @@ describe('hostile server after key exchange', () => {
   it('WINDOW_ADJUST pushing the window past 2^32: writes still arrive whole, or a typed error', async () => {
     scenarios.set('window-overflow', (conn, channel) => {
       const proto = protocolOf(conn);
-      for (let i = 0; i < 5; i++) proto.channelWindowAdjust(recipientOf(channel), 0xffffffff);
+      for (let i = 0; i < 5; i++) proto.channelWindowAdjust(clientChannelId(channel), 0xffffffff);
       let got = 0;
       channel.on('data', (d: Buffer) => { got += d.length; });
       channel.on('end', () => { channel.write(String(got)); channel.exit(0); channel.end(); });
@@ -108,7 +102,7 @@ describe('hostile server after key exchange', () => {
     const total = 525 * chunk.length; // 16 MB: 8 times libssh2's 2 MiB window
     scenarios.set('flood-data', (conn, channel) => {
       const proto = protocolOf(conn);
-      for (let sent = 0; sent < total; sent += chunk.length) proto.channelData(recipientOf(channel), chunk);
+      for (let sent = 0; sent < total; sent += chunk.length) proto.channelData(clientChannelId(channel), chunk);
       finish(conn, channel);
     });
     const s = await login();
@@ -129,7 +123,7 @@ describe('hostile server after key exchange', () => {
 
   it('CHANNEL_DATA past the maximum packet size we offered (36000 > 32768) is tolerated', async () => {
     scenarios.set('big-packet', (conn, channel) => {
-      protocolOf(conn).channelData(recipientOf(channel), Buffer.alloc(36000, 0x62));
+      protocolOf(conn).channelData(clientChannelId(channel), Buffer.alloc(36000, 0x62));
       finish(conn, channel);
     });
     const s = await login();
@@ -147,7 +141,7 @@ describe('hostile server after key exchange', () => {
 
   it('a 100000-byte packet (past the transport limit) fails with OutOfBoundaryError and ends the session', async () => {
     scenarios.set('huge-packet', (conn, channel) => {
-      protocolOf(conn).channelData(recipientOf(channel), Buffer.alloc(100000, 0x63));
+      protocolOf(conn).channelData(clientChannelId(channel), Buffer.alloc(100000, 0x63));
       finish(conn, channel);
     });
     const s = await login();
@@ -170,7 +164,7 @@ describe('hostile server after key exchange', () => {
     const n = 20000;
     scenarios.set('flood-requests', (conn, channel) => {
       const proto = protocolOf(conn);
-      const id = recipientOf(channel);
+      const id = clientChannelId(channel);
       const message = 'm'.repeat(2000);
       for (let i = 0; i < n; i++) {
         proto.exitStatus(id, i & 0xff);

@@ -1,11 +1,12 @@
 /**
- * Hostile servers for test/hostile/: a raw TCP server (before key exchange), a flipping proxy to
- * the run's sshd, and helpers to reach below the `ssh2` package's Server (its Protocol object)
- * for hostile behaviour after key exchange. Loopback only, free ports, everything bounded.
+ * Hostile servers for test/hostile/: a raw TCP server (before key exchange) and a flipping proxy
+ * to the run's sshd (after key exchange, ../fixtures/scripted-ssh-server.ts scripts the `ssh2`
+ * package's Server). Loopback only, free ports, everything bounded.
  */
 import * as crypto from 'node:crypto';
 import * as net from 'node:net';
 import { fixture } from '../fixtures';
+import { str } from '../fixtures/scripted-ssh-server';
 
 export interface RawServer {
   port: number;
@@ -60,22 +61,14 @@ export function plainPacket(payload: Buffer): Buffer {
   return Buffer.concat([head, payload, crypto.randomBytes(padding)]);
 }
 
-/** An SSH name-list / string. */
-export function sshString(s: string | Buffer): Buffer {
-  const b = typeof s === 'string' ? Buffer.from(s) : s;
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(b.length, 0);
-  return Buffer.concat([len, b]);
-}
-
 /** A real-looking SSH_MSG_KEXINIT payload whose algorithms are the given names. */
 export function kexinit(names: { kex: string; hostkey: string; cipher: string; mac: string }): Buffer {
   return Buffer.concat([
     Buffer.from([20]), crypto.randomBytes(16),
-    sshString(names.kex), sshString(names.hostkey),
-    sshString(names.cipher), sshString(names.cipher),
-    sshString(names.mac), sshString(names.mac),
-    sshString('none'), sshString('none'), sshString(''), sshString(''),
+    str(names.kex), str(names.hostkey),
+    str(names.cipher), str(names.cipher),
+    str(names.mac), str(names.mac),
+    str('none'), str('none'), str(''), str(''),
     Buffer.from([0, 0, 0, 0, 0]),
   ]);
 }
@@ -132,44 +125,3 @@ export function rssMiB(): number {
 
 /** RSS bounds are meaningless under ASan (its allocator keeps freed memory in quarantine). */
 export const checkRss = process.env.LIBSSH2_ASAN !== '1';
-
-/** A new RSA host key for an `ssh2` Server. */
-export function hostKey(): string {
-  return crypto.generateKeyPairSync('rsa', {
-    modulusLength: 2048,
-    privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
-    publicKeyEncoding: { type: 'pkcs1', format: 'pem' },
-  }).privateKey;
-}
-
-/** The parts of the `ssh2` package's internal Protocol object the hostile servers use. */
-export interface Ssh2Protocol {
-  channelWindowAdjust(chan: number, amount: number): void;
-  channelData(chan: number, data: Buffer): void;
-  channelEOF(chan: number): void;
-  channelClose(chan: number): void;
-  exitStatus(chan: number, status: number): void;
-  exitSignal(chan: number, name: string, coreDumped: boolean, msg: string): void;
-  ping(): void;
-  serviceAccept(name: string): void;
-  _cipher: { encrypt(packet: Buffer): void; _instance?: unknown };
-  _packetRW: { write: { allocStart: number; alloc(n: number): Buffer; finalize(packet: Buffer, force?: boolean): Buffer } };
-}
-
-/** The Protocol object under an `ssh2` server connection. */
-export function protocolOf(conn: unknown): Ssh2Protocol {
-  return (conn as { _protocol: Ssh2Protocol })._protocol;
-}
-
-/** The client's channel id (the recipient channel of what the server sends) of an `ssh2` channel. */
-export function recipientOf(channel: unknown): number {
-  return (channel as { outgoing: { id: number } }).outgoing.id;
-}
-
-/** Sends a raw payload as one packet through an `ssh2` Protocol (encrypted by its cipher). */
-export function sendRaw(proto: Ssh2Protocol, payload: Buffer): void {
-  const start = proto._packetRW.write.allocStart;
-  const packet = proto._packetRW.write.alloc(payload.length);
-  payload.copy(packet, start);
-  proto._cipher.encrypt(proto._packetRW.write.finalize(packet, true));
-}
