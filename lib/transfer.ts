@@ -145,6 +145,7 @@ async function runWorkers(sftp: Sftp, path: string, flags: number, total: number
   }
   let done = 0;
   let failed = false;
+  let firstError: unknown; // what the transfer rejects with (not the others' "another worker failed")
   const ctl: WorkerControl = {
     check() {
       if (opts.signal?.aborted) throw abortError(opts.signal);
@@ -165,12 +166,15 @@ async function runWorkers(sftp: Sftp, path: string, flags: number, total: number
         handle.seek64(start);
         await segment(handle, start, end, chunk, ctl);
       } catch (e) {
+        if (!failed) firstError = e;
         failed = true;
         throw e;
       } finally {
         await handle.close();
       }
     }));
+  } catch (e) {
+    throw failed ? firstError : e;
   } finally {
     await Promise.allSettled(extra.map((x) => x.shutdown()));
     await Promise.allSettled(sessions.slice(1).map((s) => s.close()));
@@ -181,6 +185,7 @@ async function runWorkers(sftp: Sftp, path: string, flags: number, total: number
 async function writeAll(file: fs.promises.FileHandle, buf: Buffer, n: number, position: number): Promise<void> {
   for (let off = 0; off < n;) {
     const { bytesWritten } = await file.write(buf, off, n - off, position + off);
+    if (bytesWritten <= 0) throw new Error(`the local file took no bytes at ${position + off}`);
     off += bytesWritten;
   }
 }
