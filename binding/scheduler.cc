@@ -121,6 +121,9 @@ bool Scheduler::AttachSocket(int fd) {
   }
   poll_->data = this;
   fd_ = fd;
+  int nodelay = 0;
+  socklen_t len = sizeof nodelay;
+  tcp_nodelay_ = getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &len) == 0 && nodelay != 0;
   if (!ref_) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
   return true;
 }
@@ -300,6 +303,9 @@ void Scheduler::RunOnce(bool* progressed, bool* dispatched) {
     // other op completed (UnparkAll), never in a busy loop.
     if (op->waiting_js_ || op->parked_ || !op->Ready()) continue;
     if (closed_ && (op->flags() & Op::kTeardown) == 0) continue;
+    // An op's first step reads for real: it may complete without waiting, taking what arrived
+    // while no poll watched (keepaliveSend takes in the replies to earlier keepalives).
+    if (!op->started_) owner_->SocketReadable();
     op->started_ = true;
     if (op->flags() & Op::kHeavy) {
       worker_busy_ = true;
@@ -321,7 +327,9 @@ void Scheduler::RunOnce(bool* progressed, bool* dispatched) {
     size_t before = queue_.size();
     linger_blocked_ = false;  // this step reads what the socket holds
     stepping_ = op;
+    owner_->TrustDrained(true);
     RunStep(op, session_, &op->rc_, &op->error_message_, &op->want_write_, &op->blocked_out_);
+    owner_->TrustDrained(false);
     stepping_ = nullptr;
     AfterStep(op);
     if (queue_.size() < before) *progressed = true;
@@ -335,6 +343,8 @@ void Scheduler::ExecuteWork(napi_env, void* data) {
   // (sshd streams while we decrypt): step again here, instead of a round trip through the main
   // thread's poll and a new pool job per step. poll(2) with timeout 0 only looks: this thread
   // never waits on the network. Bounded, and never for an op that waits on JS.
+  // Its recv calls are all real (no TrustDrained): a bulk step decrypts for a while between two
+  // reads, and the second one usually finds more.
   for (int i = 0; i < kPoolSteps; i++) {
     RunStep(op, work->self->session_, &op->rc_, &op->error_message_, &op->want_write_, &op->blocked_out_);
     if (op->rc_ != LIBSSH2_ERROR_EAGAIN || op->waiting_js() || work->fd < 0) break;
@@ -477,11 +487,15 @@ void Scheduler::UpdatePoll() {
       if (op->want_write_) events |= UV_WRITABLE;
     }
   }
-  if (events & UV_READABLE) {
-    // Acknowledge what arrives at once instead of after the 40 ms delayed-ACK timer: sshd's
-    // Nagle holds small replies (the first CHANNEL_OPEN_CONFIRMATION after auth) until its
-    // previous segment is acknowledged. Linux clears the flag by itself, so set it before every
-    // wait (bench/README.md: W1 per-op 89 -> 45 ms). Fails harmlessly on a socketpair.
+  if ((events & UV_READABLE) && (!tcp_nodelay_ || owner_->TakeAckDue())) {
+    // Acknowledge what arrived at once instead of after the 40 ms delayed-ACK timer: sshd's
+    // Nagle holds a small reply (the first CHANNEL_OPEN_CONFIRMATION after auth) until its
+    // previous segment is acknowledged (bench/README.md: W1 per-op 89 -> 45 ms). The flag sends
+    // a pending ACK now and leaves the kernel's ping-pong mode; Linux re-enters it by itself.
+    // Only needed when bytes arrived since our last send: a send on a TCP_NODELAY socket
+    // carried the ACK, and a flag set before every wait costs a pure ACK per segment received
+    // (W6: ~3 extra segments per file). Without TCP_NODELAY a send may be held: every wait.
+    // Fails harmlessly on a socketpair.
     int one = 1;
     setsockopt(fd_, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
   }
@@ -510,6 +524,7 @@ void Scheduler::OnPoll(uv_poll_t* handle, int, int) {
   auto* self = static_cast<Scheduler*>(handle->data);
   if (self == nullptr) return;
   if (self->lingering_) self->linger_blocked_ = true;  // bytes nobody waited for: stop watching
+  self->owner_->SocketReadable();
   self->UnparkAll();
   self->PumpFromLoop();
 }

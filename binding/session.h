@@ -77,6 +77,15 @@ class Session : public Napi::ObjectWrap<Session>, public SchedulerOwner {
   void OnClosed() override;
   uint64_t Received() const override { return received_.load(std::memory_order_relaxed); }
   bool PeerGone() const override { return peer_gone_.load(); }
+  void TrustDrained(bool trust) override { trust_drained_.store(trust, std::memory_order_relaxed); }
+  void SocketReadable() override {
+    drained_.store(false, std::memory_order_relaxed);
+    skipped_ = 0;
+  }
+  bool TakeAckDue() override {
+    uint64_t r = received_.load(std::memory_order_relaxed);
+    return acked_.exchange(r, std::memory_order_relaxed) != r;
+  }
 
   // The password-change callback of the userauth_password step running now (main thread).
   Napi::FunctionReference* password_change_cb = nullptr;
@@ -172,9 +181,14 @@ class Session : public Napi::ObjectWrap<Session>, public SchedulerOwner {
   bool cleanup_hook_ = false;  // registered with napi_add_env_cleanup_hook
   uint32_t timeout_ms_ = 0;
   std::atomic<bool> dead_{false};
-  std::atomic<uint64_t> received_{0};      // bytes from the socket (wakes waitSocket() waiters)
-  std::atomic<bool> peer_gone_{false};     // the socket saw EOF, ECONNRESET or EPIPE
-  std::atomic<uint64_t> last_recv_ns_{0};  // uv_hrtime() when bytes last arrived (0: never)
+  std::atomic<uint64_t> received_{0};       // bytes from the socket (wakes waitSocket() waiters)
+  std::atomic<bool> drained_{false};        // the last recv found the socket empty
+  std::atomic<bool> trust_drained_{false};  // skip recv while drained_ (TrustDrained)
+  std::atomic<uint64_t> recv_calls_{0};     // recv(2) calls (state().recvCalls)
+  int skipped_ = 0;                         // recv calls skipped since the last real one (main thread)
+  std::atomic<uint64_t> acked_{0};          // received_ at the last send or flushed ACK (TakeAckDue)
+  std::atomic<bool> peer_gone_{false};      // the socket saw EOF, ECONNRESET or EPIPE
+  std::atomic<uint64_t> last_recv_ns_{0};   // uv_hrtime() when bytes last arrived (0: never)
   char session_gate_ = 0;
   char setup_gate_ = 0;
   struct Orphan {

@@ -16,7 +16,10 @@ export interface ScpStat {
 
 /** The native half of `Session` (binding/session.cc); lib/session.ts checks arguments first. */
 export interface NativeSession {
-  state(): { closed: boolean; freed: boolean; busy: boolean; fd: number; closeError: unknown; recvIdleMs: number; inCallback: boolean };
+  state(): {
+    closed: boolean; freed: boolean; busy: boolean; fd: number; closeError: unknown; recvIdleMs: number; inCallback: boolean;
+    recvCalls: number;
+  };
   /** Called (synchronously, from inside the scheduler) when a failure closes the session; held weakly. */
   onClose(handler: () => void): void;
   /** Closes the session with `error`: pending and later ops reject with it. */
